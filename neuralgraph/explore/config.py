@@ -1,0 +1,111 @@
+"""Typed configs of the ``ucb_llm`` sweeper and its proposers (registered by the plugin).
+
+Kept free of heavy imports: Hydra imports the plugin module on every start-up.
+Proposer configs carry a ``name`` instead of a ``_target_`` so that Hydra's recursive
+instantiation leaves them alone and the sweeper builds the proposer itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+
+@dataclass
+class HeuristicConf:
+    """The seeds' strategy table, offline."""
+
+    name: str = "heuristic"
+    success_threshold: float = 0.9  # "converged" above this
+    failure_threshold: float = 0.1  # "failed" below this
+    degeneracy_key: str = "test_pearson"
+    degeneracy_gap: float = 0.3  # degeneracy_key - reward above this means good dynamics, wrong parameters
+    # key -> "up" | "down": the regime's degeneracy-break move (e.g. lr_k up, lr_sub down)
+    degeneracy_break: Dict[str, str] = field(default_factory=dict)
+    replicates: int = 2  # the principle slot replicates the best node until it has this many runs
+    step: float = 0.15  # exploit step, as a fraction of a dimension's (log-)width
+
+
+@dataclass
+class ScriptedConf:
+    """Canned replies, one per call, from a YAML/JSON list of strings or objects."""
+
+    name: str = "scripted"
+    path: str = "???"
+    retries: int = 1
+
+
+@dataclass
+class AnthropicConf:
+    name: str = "anthropic"
+    model: str = "claude-sonnet-4-5"
+    api_key_env: str = "ANTHROPIC_API_KEY"
+    base_url: Optional[str] = None  # None: the SDK default (or ANTHROPIC_BASE_URL)
+    max_tokens: int = 4096
+    temperature: Optional[float] = None
+    timeout_s: float = 300.0
+    max_retries: int = 2  # the SDK's own retries with backoff (429, 5xx, timeouts)
+    retries: int = 1  # re-asks after a malformed reply, with the error shown
+    images: bool = True
+    max_images: int = 4
+
+
+@dataclass
+class OpenAIConf:
+    """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, ...)."""
+
+    name: str = "openai"
+    model: str = "gpt-4o"
+    api_key_env: str = "OPENAI_API_KEY"
+    base_url: Optional[str] = None
+    max_tokens: int = 4096
+    temperature: Optional[float] = None
+    timeout_s: float = 300.0
+    max_retries: int = 2
+    retries: int = 1
+    images: bool = True
+    max_images: int = 4
+
+
+@dataclass
+class ClaudeCLIConf:
+    """Headless Claude Code (``claude -p``), as the users run their loop today."""
+
+    name: str = "claude_cli"
+    command: List[str] = field(default_factory=lambda: ["claude", "-p", "--output-format", "json"])
+    allowed_tools: List[str] = field(default_factory=lambda: ["Read"])
+    timeout_s: float = 1800.0
+    retries: int = 1
+    images: bool = True  # plot paths are listed in the prompt; Claude Code opens them with Read
+
+
+@dataclass
+class LandscapeConf:
+    """Regime-landscape mode: each block studies one regime, chosen at block boundaries."""
+
+    regimes: List[str] = field(default_factory=list)  # names under conf/regime/; empty: fixed regime
+
+
+@dataclass
+class UCBLLMSweeperConf:
+    _target_: str = "hydra_plugins.ucb_llm_sweeper.ucb_llm_sweeper.UCBLLMSweeper"
+    defaults: List[Any] = field(default_factory=lambda: [{"proposer": "heuristic"}])
+    proposer: Any = None  # filled by the hydra/sweeper/proposer group
+    # None: the composed config's `search_space` and `reward_key`
+    params: Optional[Dict[str, str]] = None
+    reward_key: Optional[str] = None
+    direction: str = "maximize"
+    n_iterations: int = 48
+    n_parallel: int = 4
+    n_iter_block: int = 12
+    ucb_c: float = 1.414
+    ucb_formula: str = "puct"  # puct | ucb1
+    slot_roles: List[str] = field(
+        default_factory=lambda: ["exploit", "exploit", "explore", "principle"]
+    )
+    seed_key: str = "training.seed"
+    failure_reward: float = 0.0  # reward of a failed job or a missing/non-finite metric
+    max_failure_rate: float = 1.0  # abort when a round's failed fraction exceeds this
+    seed: int = 0  # the heuristic's random stream
+    instructions: Optional[str] = None  # path; None: agents/<family>.md from the regime name
+    landscape: LandscapeConf = field(default_factory=LandscapeConf)

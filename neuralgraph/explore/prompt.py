@@ -1,0 +1,128 @@
+"""What an LLM proposer is shown for one round, and where its instructions come from.
+
+The system text is the regime family's instruction document from ``agents/``; the user text
+carries what the users' loop points Claude at: the round and block position, the working
+memory, the UCB scores, the latest runs' metrics and errors, the allowed search space, the slots
+to fill, and the JSON answer format. Plots travel separately as images.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from .proposers.base import Slot
+from .render import classify, num, short_config
+from .space import SearchSpace
+from .tree import TreeState
+
+ANSWER_FORMAT = {
+    "mutations": [{
+        "slot": 0, "parent": "<node id from the UCB scores, or 'root'>",
+        "strategy": "exploit | explore | boundary-probe | degeneracy-break | switch-dimension | "
+                    "recombine | replicate | principle-test",
+        "changes": {"<key from the search space>": "<one value inside its range>"},
+        "replicate": False,
+        "rationale": "<one line: the hypothesis this run tests>",
+    }],
+    "observation": "<one line on the latest results>",
+    "visual_assessment": "<what the plots show: learned functions vs ground truth, scatter>",
+    "memory_update": {"principles": ["<established, with evidence>"], "open_questions": ["..."],
+                      "observations": ["..."], "hypothesis": "<for this block>"},
+}
+
+
+def agents_dir() -> Path:
+    """``agents/`` beside the package (a source checkout or an editable install)."""
+    return Path(__file__).resolve().parents[2] / "agents"
+
+
+def family_of(regime: str) -> str:
+    """Which instruction document a regime uses, from its name."""
+    name = regime.lower()
+    if name.startswith(("signal", "tiny_signal")):
+        return "signal"
+    if "flyvis" in name:
+        return "flyvis"
+    if "s_learning" in name:
+        return "metabolism_S_learning"
+    return "metabolism"
+
+
+def load_instructions(regime: str, path: Optional[str]) -> str:
+    """The instruction document's text; raises with the file to create when it is missing."""
+    doc = Path(path).expanduser() if path else agents_dir() / f"{family_of(regime)}.md"
+    if not doc.is_file():
+        raise FileNotFoundError(
+            f"instruction document '{doc}' not found; set hydra.sweeper.instructions to a "
+            "markdown file or add it under agents/"
+        )
+    return doc.read_text(encoding="utf-8")
+
+
+def build_prompt(
+    state: TreeState,
+    space: SearchSpace,
+    slots: list[Slot],
+    feedback: str,
+    *,
+    ucb_text: str,
+    memory_text: str,
+    n_iterations: int,
+    n_iter_block: int,
+    regimes: Optional[list[str]] = None,
+    block_end: bool = False,
+) -> str:
+    first = state.iteration + 1
+    last = state.iteration + len(slots)
+    in_block = state.iteration - (state.block - 1) * n_iter_block + 1
+    out = [
+        f"Iterations {first}-{last} of {n_iterations}; block {state.block}, iteration "
+        f"{in_block}/{n_iter_block} within the block.",
+    ]
+    if block_end:
+        out.append(">>> BLOCK END <<<")
+    out += [
+        f"Regime: {state.block_regime}. Primary metric (reward, maximised): {state.reward_key}.",
+        "", "## Search space (only these keys may change; simulation keys are frozen)",
+        space.describe() or "(empty)",
+        "", "## Working memory", memory_text,
+        "", "## UCB scores", ucb_text,
+        "", "## Latest results", _recent(state),
+        "", "## Slots to fill (one mutation each)",
+    ]
+    for s in slots:
+        parent = "root" if s.parent is None else str(s.parent)
+        cfg = state.nodes[s.parent].config if s.parent is not None else state.block_base
+        ucb = "" if s.parent is None else f", UCB={s.parent_ucb:.3f}"
+        out.append(f"Slot {s.index}: parent={parent}{ucb}, suggested role {s.role}; "
+                   f"parent config: {short_config(cfg)}")
+    if regimes:
+        out += ["", "At this block end also choose the next regime: add \"next_regime\" "
+                f"with one of: {', '.join(regimes)}."]
+    out += ["", "## Answer", "Answer with one JSON object, nothing else, in this form "
+            "(one entry in mutations per slot; change one or two keys; values must lie inside "
+            "the search space; no lists, ranges or interpolations; 'replicate': true re-runs the "
+            "parent's config with another seed to measure noise):",
+            json.dumps(ANSWER_FORMAT, indent=1)]
+    if feedback:
+        out += ["", "## Your previous answer was rejected", feedback,
+                "Fix these and answer again with the full JSON object."]
+    return "\n".join(out)
+
+
+def _recent(state: TreeState, limit: int = 8) -> str:
+    done = [(n, r) for n, r in state.all_runs() if r.status != "pending"][-limit:]
+    if not done:
+        return "(none yet)"
+    lines = []
+    for node, run in done:
+        metrics = ", ".join(f"{k}={num(v)}" for k, v in run.metrics.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool))
+        line = (f"Iter {run.iteration} node {node.id} [{classify(None, run)}]: "
+                f"{node.mutation or node.strategy or 'base'} -> {metrics or 'no metrics'}")
+        if run.error:
+            line += f"; ERROR: {run.error.strip().splitlines()[-1][:300]}"
+        lines.append(line)
+    return "\n".join(lines)

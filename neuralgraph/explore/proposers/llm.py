@@ -1,0 +1,184 @@
+"""LLM proposers: Anthropic Messages API, OpenAI-compatible chat completions, headless Claude Code.
+
+Keys are read from the environment variable named in the config at call time and passed
+straight to the SDK client; they are never stored, logged or put in an error message. The SDKs
+are imported only when such a proposer is built, so the plugin stays cheap to discover.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import AnthropicConf, ClaudeCLIConf, OpenAIConf
+from .base import Context, ProposerError, Reply, Slot, parse_reply
+
+
+class _LLMProposer:
+    """Shared flow: build the prompt, call the model, time it, parse the JSON reply."""
+
+    name = "llm"
+    retries = 1
+
+    def propose(self, ctx: Context, slots: list[Slot], feedback: str = "") -> Reply:
+        user = ctx.prompt(slots, feedback)
+        images = ctx.images[: getattr(self.conf, "max_images", 4)] if self.conf.images else []
+        t0 = time.monotonic()
+        text, tin, tout = self.complete(ctx.instructions, user, images)
+        latency = time.monotonic() - t0
+        try:
+            reply = parse_reply(text)
+        except ProposerError as exc:
+            exc.usage = (tin, tout, latency)  # type: ignore[attr-defined]
+            raise
+        reply.input_tokens, reply.output_tokens, reply.latency_s = tin, tout, latency
+        return reply
+
+    def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+    def _key(self, required: bool) -> Optional[str]:
+        key = os.environ.get(self.conf.api_key_env)
+        if not key and required:
+            raise ProposerError(
+                f"{self.name} proposer: set the environment variable {self.conf.api_key_env} "
+                "(the key is read from the environment only)"
+            )
+        return key
+
+
+def _b64(path: str) -> str:
+    return base64.standard_b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+class AnthropicProposer(_LLMProposer):
+    name = "anthropic"
+
+    def __init__(self, conf: AnthropicConf) -> None:
+        import anthropic
+
+        self.conf = conf
+        self.retries = conf.retries
+        self._sdk = anthropic
+        self._client: Any = None
+
+    def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
+        if self._client is None:
+            self._client = self._sdk.Anthropic(
+                api_key=self._key(required=True),
+                base_url=self.conf.base_url,
+                timeout=self.conf.timeout_s,
+                max_retries=self.conf.max_retries,
+            )
+        content: list[dict[str, Any]] = [{"type": "text", "text": user}]
+        for img in images:
+            content.append({"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                        "data": _b64(img)}})
+        kwargs: dict[str, Any] = {}
+        if self.conf.temperature is not None:
+            kwargs["temperature"] = self.conf.temperature
+        try:
+            resp = self._client.messages.create(
+                model=self.conf.model,
+                max_tokens=self.conf.max_tokens,
+                system=system or "You propose training-config mutations.",
+                messages=[{"role": "user", "content": content}],
+                **kwargs,
+            )
+        except self._sdk.APIError as exc:
+            raise ProposerError(f"anthropic: {type(exc).__name__}: {_short(exc)}") from None
+        text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", "") == "text")
+        usage = getattr(resp, "usage", None)
+        return text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0)
+
+
+class OpenAIProposer(_LLMProposer):
+    name = "openai"
+
+    def __init__(self, conf: OpenAIConf) -> None:
+        import openai
+
+        self.conf = conf
+        self.retries = conf.retries
+        self._sdk = openai
+        self._client: Any = None
+
+    def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
+        if self._client is None:
+            # A local server (vLLM, Ollama) usually needs no key; the SDK still wants a string.
+            key = self._key(required=self.conf.base_url is None) or "not-needed"
+            kwargs: dict[str, Any] = {"api_key": key, "timeout": self.conf.timeout_s,
+                                      "max_retries": self.conf.max_retries}
+            if self.conf.base_url:
+                kwargs["base_url"] = self.conf.base_url
+            self._client = self._sdk.OpenAI(**kwargs)
+        if images:
+            content: Any = [{"type": "text", "text": user}] + [
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{_b64(i)}"}}
+                for i in images
+            ]
+        else:
+            content = user
+        messages = [{"role": "user", "content": content}]
+        if system:
+            messages.insert(0, {"role": "system", "content": system})
+        extra: dict[str, Any] = {}
+        if self.conf.temperature is not None:
+            extra["temperature"] = self.conf.temperature
+        try:
+            resp = self._client.chat.completions.create(
+                model=self.conf.model, messages=messages, max_tokens=self.conf.max_tokens, **extra
+            )
+        except self._sdk.APIError as exc:
+            raise ProposerError(f"openai: {type(exc).__name__}: {_short(exc)}") from None
+        if not resp.choices:
+            raise ProposerError("openai: the reply has no choices")
+        text = resp.choices[0].message.content or ""
+        usage = getattr(resp, "usage", None)
+        return text, int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+class ClaudeCLIProposer(_LLMProposer):
+    """``claude -p`` with the prompt on stdin; plots are listed as paths for its Read tool."""
+
+    name = "claude_cli"
+
+    def __init__(self, conf: ClaudeCLIConf) -> None:
+        self.conf = conf
+        self.retries = conf.retries
+
+    def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
+        prompt = f"{system}\n\n---\n\n{user}"
+        if images:
+            prompt += "\n\nLatest plots (open them with Read):\n" + "\n".join(images)
+        cmd = list(self.conf.command)
+        if self.conf.allowed_tools:
+            cmd += ["--allowedTools", ",".join(self.conf.allowed_tools)]
+        try:
+            proc = subprocess.run(cmd, input=prompt, capture_output=True, text=True,
+                                  timeout=self.conf.timeout_s, check=False)
+        except FileNotFoundError:
+            raise ProposerError(f"claude_cli: '{cmd[0]}' not found on PATH; install Claude Code "
+                                "or set hydra.sweeper.proposer.command") from None
+        except subprocess.TimeoutExpired:
+            raise ProposerError(f"claude_cli: no answer within {self.conf.timeout_s:.0f} s") from None
+        if proc.returncode != 0:
+            raise ProposerError(f"claude_cli: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        out = proc.stdout
+        try:
+            obj = json.loads(out)
+        except json.JSONDecodeError:
+            return out, 0, 0
+        if isinstance(obj, dict) and "result" in obj:
+            usage = obj.get("usage") or {}
+            return str(obj["result"]), int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
+        return out, 0, 0
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).replace("\n", " ")[:300]

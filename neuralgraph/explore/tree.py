@@ -1,0 +1,231 @@
+"""The exploration tree and its JSON persistence.
+
+A *node* is one training configuration (a set of overrides relative to the block's base); a
+*run* is one job that evaluated it with one training seed. A replicate adds a run to an existing
+node, so a node's reward is the mean over its runs and its spread is their standard deviation.
+Node ids are the iteration number of their first run, as in the users' logs
+(``Node: id=N`` for ``Iter N``). The whole state lives in one JSON file in the sweep directory,
+written atomically after every round, so a killed sweep resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+STATE_FILE = "ucb_llm_tree.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class Run:
+    """One job: a config evaluated with one seed."""
+
+    iteration: int
+    job_idx: int
+    seed: Optional[int]
+    overrides: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending | completed (task ran) | failed (job raised)
+    reward: Optional[float] = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    working_dir: str = ""
+
+
+@dataclass
+class LLMCall:
+    """Bookkeeping for one proposer reply (never the prompt itself, never a key)."""
+
+    proposer: str
+    iteration: int
+    ok: bool
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Node:
+    id: int
+    parent: Optional[int]
+    block: int
+    config: dict[str, str] = field(default_factory=dict)  # full mutable config, key -> text value
+    mutation: str = ""
+    changed: dict[str, str] = field(default_factory=dict)  # keys the mutation moved -> new value
+    strategy: str = ""
+    parent_rule: str = ""
+    rationale: str = ""
+    proposer: str = ""
+    fallback: str = ""  # why the heuristic replaced the configured proposer, if it did
+    runs: list[Run] = field(default_factory=list)
+
+    def finished_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.status != "pending" and r.reward is not None]
+
+    @property
+    def reward(self) -> Optional[float]:
+        """Mean reward over finished runs (None before the first one)."""
+        rewards = [r.reward for r in self.finished_runs()]
+        return statistics.fmean(rewards) if rewards else None
+
+    @property
+    def spread(self) -> float:
+        """Sample standard deviation of the rewards (0 for a single run)."""
+        rewards = [r.reward for r in self.finished_runs()]
+        return statistics.stdev(rewards) if len(rewards) > 1 else 0.0
+
+    def mean_metric(self, key: str) -> Optional[float]:
+        vals = [r.metrics.get(key) for r in self.finished_runs()]
+        vals = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(float(v))]
+        return statistics.fmean(vals) if vals else None
+
+
+@dataclass
+class BlockSummary:
+    block: int
+    regime: str
+    first_iter: int
+    last_iter: int
+    best_node: Optional[int]
+    best_reward: Optional[float]
+    best_spread: float
+    best_config: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Memory:
+    """The working memory the LLM reads and may rewrite (rendered to ``memory.md``)."""
+
+    principles: list[str] = field(default_factory=list)
+    open_questions: list[str] = field(default_factory=list)
+    observations: list[str] = field(default_factory=list)
+    hypothesis: str = ""
+
+
+@dataclass
+class TreeState:
+    regime: str
+    reward_key: str
+    base_overrides: list[str] = field(default_factory=list)
+    iteration: int = 0  # runs launched so far (finished or pending)
+    job_idx: int = 0
+    block: int = 1
+    block_regime: str = ""
+    block_base: dict[str, str] = field(default_factory=dict)
+    nodes: dict[int, Node] = field(default_factory=dict)
+    blocks: list[BlockSummary] = field(default_factory=list)
+    memory: Memory = field(default_factory=Memory)
+    llm_calls: list[LLMCall] = field(default_factory=list)
+    proposer_calls: int = 0
+    logged_iterations: list[int] = field(default_factory=list)
+    next_regime: str = ""  # the proposer's choice for the next block (landscape mode)
+    last_visual: str = ""  # the proposer's latest visual assessment of the plots
+    version: int = STATE_VERSION
+
+    # ---- queries -------------------------------------------------------------------------
+    def block_nodes(self, block: Optional[int] = None) -> list[Node]:
+        b = self.block if block is None else block
+        return [n for n in self.nodes.values() if n.block == b]
+
+    def all_runs(self) -> list[tuple[Node, Run]]:
+        pairs = [(n, r) for n in self.nodes.values() for r in n.runs]
+        return sorted(pairs, key=lambda p: p[1].iteration)
+
+    def pending_runs(self) -> list[tuple[Node, Run]]:
+        return [(n, r) for n, r in self.all_runs() if r.status == "pending"]
+
+    def best_node(self, block: Optional[int] = None) -> Optional[Node]:
+        pool = self.block_nodes(block) if block is not None else list(self.nodes.values())
+        scored = [n for n in pool if n.reward is not None]
+        return max(scored, key=lambda n: (n.reward, -n.id)) if scored else None
+
+    def find_config(self, config: dict[str, str], regime: str) -> Optional[Node]:
+        """An existing node with exactly this config in this regime, if any."""
+        for n in self.nodes.values():
+            if n.config == config and self.regime_of(n) == regime:
+                return n
+        return None
+
+    def regime_of(self, node: Node) -> str:
+        for b in self.blocks:
+            if b.block == node.block:
+                return b.regime
+        return self.block_regime
+
+    def chain(self, node_id: Optional[int]) -> list[Node]:
+        """The node and its ancestors, nearest first."""
+        out = []
+        while node_id is not None and node_id in self.nodes:
+            out.append(self.nodes[node_id])
+            node_id = self.nodes[node_id].parent
+        return out
+
+
+# ---- persistence ---------------------------------------------------------------------------
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as strings so the file stays standard JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def save_state(state: TreeState, path: Path) -> None:
+    atomic_write_text(Path(path), json.dumps(_clean(asdict(state)), indent=1))
+
+
+def load_state(path: Path) -> TreeState:
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    if raw.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"{path}: tree state version {raw.get('version')} is not {STATE_VERSION}; "
+            "start a new sweep directory"
+        )
+    nodes = {}
+    for k, n in raw.pop("nodes").items():
+        runs = [Run(**r) for r in n.pop("runs")]
+        nodes[int(k)] = Node(**n, runs=runs)
+    blocks = [BlockSummary(**b) for b in raw.pop("blocks")]
+    memory = Memory(**raw.pop("memory"))
+    calls = [LLMCall(**c) for c in raw.pop("llm_calls")]
+    return TreeState(**raw, nodes=nodes, blocks=blocks, memory=memory, llm_calls=calls)
