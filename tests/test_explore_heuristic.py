@@ -1,0 +1,97 @@
+"""The heuristic proposer follows the strategy table and never leaves the space."""
+
+import pytest
+
+from neuralgraph.explore.config import HeuristicConf
+from neuralgraph.explore.proposers import Context, HeuristicProposer, Slot
+from neuralgraph.explore.space import parse_space
+from neuralgraph.explore.tree import Node, Run, TreeState
+from neuralgraph.explore.validate import check_proposal
+
+SPACE = parse_space({"training.lr_k": "tag(log, interval(1e-4, 1e-2))",
+                     "training.lr_sub": "tag(log, interval(1e-4, 1e-2))",
+                     "training.batch_size": "choice(4, 8, 16)"})
+ROOT = {"training.lr_k": "0.001", "training.lr_sub": "0.001", "training.batch_size": "8"}
+
+
+def make_state(entries):
+    """entries: (id, parent, changes, reward, pearson)."""
+    s = TreeState(regime="r", reward_key="R2", block_base=dict(ROOT))
+    for nid, parent, changes, reward, pearson in entries:
+        cfg = dict(s.nodes[parent].config if parent else ROOT)
+        cfg.update(changes)
+        n = Node(nid, parent, 1, config=cfg, changed=dict(changes))
+        n.runs.append(Run(nid, nid, 0, status="completed", reward=reward,
+                          metrics={"R2": reward, "test_pearson": pearson}))
+        s.nodes[nid] = n
+    s.iteration = len(entries)
+    return s
+
+
+def ctx(state, slots):
+    taken = [n.config for n in state.nodes.values()]
+    return Context(state=state, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
+                   prompt=lambda s, f: "", taken=taken)
+
+
+def test_empty_block_starts_with_the_baseline_and_a_spread():
+    s = make_state([])
+    slots = [Slot(i, None, float("nan"), "exploit") for i in range(3)]
+    reply = HeuristicProposer().propose(ctx(s, slots), slots)
+    assert reply.proposals[0].strategy == "baseline" and reply.proposals[0].changes == {}
+    keys = [next(iter(p.changes)) for p in reply.proposals[1:]]
+    assert len(set(keys)) == 2
+
+
+def test_principle_slot_replicates_the_best_single_run_node():
+    s = make_state([(1, None, {}, 0.5, 0.6), (2, 1, {"training.lr_k": "0.002"}, 0.7, 0.8)])
+    p = HeuristicProposer().propose_slot(ctx(s, []), Slot(3, 2, 1.0, "principle"), [])
+    assert p.replicate and p.parent == 2
+
+
+def test_boundary_probe_after_three_successes():
+    s = make_state([(1, None, {}, 0.95, 0.97), (2, 1, {"training.lr_k": "0.002"}, 0.96, 0.97),
+                    (3, 2, {"training.lr_k": "0.003"}, 0.97, 0.98)])
+    p = HeuristicProposer().propose_slot(ctx(s, []), Slot(0, 3, 1.0, "exploit"),
+                                         [n.config for n in s.nodes.values()])
+    assert p.strategy == "boundary-probe"
+    (key, value), = p.changes.items()
+    assert float(value) in (SPACE.dims[key].low, SPACE.dims[key].high) or value in (4, 16)
+
+
+def test_switch_dimension_after_four_same_key_mutations():
+    chain = [(1, None, {}, 0.03, 0.04)]
+    for i, v in enumerate(["0.0012", "0.0014", "0.0016", "0.0018"], start=2):
+        chain.append((i, i - 1, {"training.lr_k": v}, 0.03 + 0.01 * i, 0.04))
+    s = make_state(chain)
+    p = HeuristicProposer().propose_slot(ctx(s, []), Slot(0, 5, 1.0, "exploit"),
+                                         [n.config for n in s.nodes.values()])
+    assert p.strategy == "switch-dimension" and "training.lr_k" not in p.changes
+
+
+def test_degeneracy_break_uses_the_regime_move():
+    conf = HeuristicConf(degeneracy_break={"training.lr_k": "up", "training.lr_sub": "down"})
+    s = make_state([(1, None, {}, 0.4, 0.98)])
+    p = HeuristicProposer(conf).propose_slot(ctx(s, []), Slot(0, 1, 1.0, "exploit"), [ROOT])
+    assert p.strategy == "degeneracy-break"
+    assert float(p.changes["training.lr_k"]) > 0.001 > float(p.changes["training.lr_sub"])
+
+
+def test_exploit_continues_in_the_direction_that_helped():
+    s = make_state([(1, None, {}, 0.5, 0.6), (2, 1, {"training.lr_k": "0.002"}, 0.6, 0.7)])
+    p = HeuristicProposer().propose_slot(ctx(s, []), Slot(0, 2, 1.0, "exploit"),
+                                         [n.config for n in s.nodes.values()])
+    assert p.strategy == "exploit" and float(p.changes["training.lr_k"]) > 0.002
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_proposals_are_valid_and_distinct(seed):
+    s = make_state([(1, None, {}, 0.5, 0.6), (2, 1, {"training.lr_k": "0.002"}, 0.6, 0.7)])
+    slots = [Slot(i, 2, 1.0, r) for i, r in enumerate(["exploit", "exploit", "explore", "explore"])]
+    c = ctx(s, slots)
+    c.seed = seed
+    reply = HeuristicProposer().propose(c, slots)
+    taken = list(c.taken)
+    for p in reply.proposals:
+        checked = check_proposal(p.changes, c.config_of(p.parent), SPACE, taken)
+        taken.append(checked.config)
