@@ -1,0 +1,52 @@
+"""The top-level run config and the training keys every family shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict
+
+from omegaconf import MISSING
+
+
+class Device(str, Enum):
+    """Where tensors live: ``auto`` picks CUDA when present, else the CPU."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@dataclass
+class TrainingBase:
+    """Keys every family's trainer understands (names as the users' seeds use them)."""
+
+    seed: int = 42  # training seed: model init and frame sampling (the data has its own seed)
+    n_epochs: int = 1  # passes of n_iter steps each
+    batch_size: int = 8  # frames per gradient step
+    # Steps per epoch = n_frames * data_augmentation_loop / batch_size * 0.2 (the users' convention;
+    # no augmentation happens, it is only a step multiplier).
+    data_augmentation_loop: int = 1000
+    lr: float = 1e-3  # fallback learning rate for parameters without a group of their own
+    lr_embedding: float = 1e-4  # learning rate of the per-node embeddings a_i
+    n_checkpoints: int = 10  # evaluations, plots and checkpoints per run (never in the hot loop)
+    divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
+
+
+@dataclass
+class RunConfig:
+    """Root of every composed config; ``simulation``, ``model`` and ``training`` come from a regime."""
+
+    regime: str = MISSING  # name of the regime this config was built from (set by conf/regime/*.yaml)
+    simulation: Any = MISSING  # a family's simulation schema (ground truth; frozen during sweeps)
+    model: Any = MISSING  # a family's model schema
+    training: Any = MISSING  # a family's training schema
+    device: Device = Device.auto  # auto | cpu | cuda
+    # Simulated datasets are cached here by a hash of their simulation config.
+    cache_dir: str = "${oc.env:NEURALGRAPH_CACHE,${oc.env:HOME,.}/.cache/neuralgraph}"
+    plots: bool = True  # draw plots/ at the end of a run (and at checkpoints)
+    progress: bool = True  # show a progress bar with the live loss and recovery metric
+    reward_key: str = MISSING  # the metric a sweeper maximises for this regime
+    # Keys a sweeper may change, in Hydra's override grammar (interval, tag(log, ...), choice).
+    search_space: Dict[str, str] = field(default_factory=dict)
+    num_threads: int = 0  # torch CPU threads; 0 keeps torch's default

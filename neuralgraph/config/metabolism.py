@@ -1,0 +1,92 @@
+"""Schemas of the metabolism family: simulation (ground truth), model and training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import List
+
+from neuralgraph.config.base import TrainingBase
+
+
+class Stoichiometry(str, Enum):
+    """How the ground-truth stoichiometric matrix S is built."""
+
+    cycles = "cycles"  # autocatalytic cycles: food + catalyst -> 2 catalyst (entries ±1)
+    random = "random"  # random mass-conserving reactions (1-3 substrates, coefficients 1-2)
+
+
+class RateLaw(str, Enum):
+    """Ground-truth reaction rate law."""
+
+    mass_action = "mass_action"  # v_j = k_j prod_i c_i^{|S_ij|}
+    mlp = "mlp"  # v_j = k_j * softplus(rho(sum_i sigma(c_i, |S_ij|))) with fixed random MLPs
+
+
+@dataclass
+class MetabolismSimulation:
+    """dc_i/dt = -lambda_t(i) (c_i - c_base,t(i)) + sum_j S_ij v_j(c)."""
+
+    family: str = "metabolism"  # which simulator/model/evaluator family this block belongs to
+    seed: int = 42  # seeds S, k, c0 and noise: the whole ground truth
+    n_metabolites: int = 100  # number of metabolites (nodes of the first kind)
+    n_metabolite_types: int = 2  # homeostasis types, as contiguous blocks of metabolites
+    n_reactions: int = 256  # number of reactions (nodes of the second kind)
+    stoichiometry: Stoichiometry = Stoichiometry.cycles  # S constructor
+    cycle_length: int = 3  # metabolites per autocatalytic cycle (cycles constructor)
+    max_metabolites_per_reaction: int = 4  # random constructor: substrates + products per reaction
+    rate_law: RateLaw = RateLaw.mass_action  # ground-truth rate law
+    rate_mlp_hidden: int = 16  # width of the random rate-law MLPs (rate_law=mlp)
+    log_k_min: float = -2.0  # log10 k_j ~ U[log_k_min, log_k_max]
+    log_k_max: float = -1.0
+    homeostatic_lambda: List[float] = field(default_factory=lambda: [0.001, 0.002])  # lambda per type
+    homeostatic_baseline: List[float] = field(default_factory=lambda: [4.0, 6.0])  # c_base per type
+    concentration_min: float = 1.0  # c_i(0) ~ U[concentration_min, concentration_max]
+    concentration_max: float = 9.0
+    n_frames: int = 2880  # frames kept per run (n_frames + 1 states are stored, frame 0 included)
+    delta_t: float = 0.1  # time between stored frames
+    # Euler steps per stored frame (each of delta_t/substeps). The reference uses 1, which is
+    # unstable for some initial conditions of the stiff autocatalytic regimes (see README).
+    substeps: int = 1
+    flux_limit: bool = False  # scale reactions so no substrate is consumed below zero in one step
+    noise_model_level: float = 0.0  # std of Gaussian process noise added to c after each step
+    measurement_noise_level: float = 0.0  # std of noise on the observed c; targets become finite differences
+    n_test_runs: int = 1  # held-out runs from fresh initial conditions, used by test_R2 / test_pearson
+
+
+@dataclass
+class MetabolismModel:
+    """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij k_j prod_{i in sub(j)} MLP_sub(c_i, |S_ij|)."""
+
+    family: str = "metabolism"
+    embedding_dim: int = 2  # per-metabolite embedding a_i fed to MLP_node
+    hidden_dim_sub: int = 64  # MLP_sub width
+    n_layers_sub: int = 3  # MLP_sub linear layers
+    hidden_dim_node: int = 64  # MLP_node width
+    n_layers_node: int = 3  # MLP_node linear layers
+    # Divide MLP_sub(c, s) by MLP_sub(1, s): the rate law is then pinned to 1 at c = 1, as c^s is,
+    # which removes the k <-> MLP_sub scale ambiguity by construction (see README).
+    sub_normalized: bool = True
+    log_k_init: float = -1.5  # initial log10 k of every reaction (no knowledge of the true range)
+    log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
+
+
+@dataclass
+class MetabolismTraining(TrainingBase):
+    """Training keys for the metabolism family (S given)."""
+
+    batch_size: int = 8
+    data_augmentation_loop: int = 1000
+    lr_k: float = 5e-3  # learning rate of log10 k (0 falls back to lr)
+    lr_node: float = 1e-3  # learning rate of MLP_node (0 falls back to lr)
+    lr_sub: float = 1e-3  # learning rate of MLP_sub (0 falls back to lr)
+    lr_embedding: float = 1e-4  # learning rate of the embeddings a_i (0 falls back to lr_node)
+    coeff_MLP_sub_diff: float = 0.0  # monotonicity of MLP_sub in c: relu(f(c) - f(c + dc))
+    coeff_MLP_node_L1: float = 0.0  # mean |MLP_node| on the batch: keeps homeostasis small
+    coeff_k_center: float = 0.0  # (mean log k - centre of the true range)^2
+    coeff_MLP_sub_norm: float = 0.0  # (MLP_sub(1, 1) - 1)^2, pins the scale when not normalised
+    coeff_k_floor: float = 0.0  # sum relu(k_floor_threshold - log k)^2
+    k_floor_threshold: float = -2.0  # floor for coeff_k_floor, in log10 units
+    # Weight each metabolite's squared error by 1/var(dc_i/dt): slow metabolites count as much as
+    # fast ones (homeostasis lives in the small residuals).
+    normalize_targets: bool = True

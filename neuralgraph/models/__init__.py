@@ -1,0 +1,1 @@
+"""GNNs that mirror each simulated system, and the blocks they share."""

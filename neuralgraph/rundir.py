@@ -1,0 +1,111 @@
+"""The run directory: the contract every reader (people, sweepers, notebooks, report) relies on.
+
+A run directory holds
+
+- ``analysis.log`` — one ``key: value`` line per metric (the users' historic format);
+- ``metrics.json`` — the same metrics plus ``status`` and ``error``;
+- ``results.npz`` — true and recovered arrays, so any metric can be recomputed independently;
+- ``plots/`` — PNG figures;
+- ``model.pt`` — the trained model's state dict and the config it was built from;
+- ``.hydra/`` — Hydra's own record of the composed config and overrides.
+
+Every file is written to a temporary name in the same folder and renamed, so a reader never
+sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+ANALYSIS_LOG = "analysis.log"
+METRICS_JSON = "metrics.json"
+RESULTS_NPZ = "results.npz"
+MODEL_PT = "model.pt"
+PLOTS_DIR = "plots"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def _json_value(value: Any) -> Any:
+    """Metrics as JSON: non-finite floats become null (JSON has no NaN)."""
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return str(value)
+
+
+def write_metrics(run_dir: str | os.PathLike, metrics: Mapping[str, Any]) -> None:
+    """Write ``analysis.log`` and ``metrics.json`` from one metrics mapping."""
+    run_dir = Path(run_dir)
+    lines = [f"{key}: {format_value(value)}" for key, value in metrics.items() if value is not None]
+    write_text(run_dir / ANALYSIS_LOG, "\n".join(lines) + "\n")
+    payload = {key: _json_value(value) for key, value in metrics.items()}
+    write_text(run_dir / METRICS_JSON, json.dumps(payload, indent=2) + "\n")
+
+
+def write_results(run_dir: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    with atomic_path(Path(run_dir) / RESULTS_NPZ) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Metrics of a finished run, from ``metrics.json``."""
+    return json.loads((Path(run_dir) / METRICS_JSON).read_text())
+
+
+def read_analysis_log(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Parse ``analysis.log`` (``key: value`` lines); numbers become floats."""
+    out: dict[str, Any] = {}
+    for line in (Path(run_dir) / ANALYSIS_LOG).read_text().splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def read_results(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    with np.load(Path(run_dir) / RESULTS_NPZ, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

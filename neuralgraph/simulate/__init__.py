@@ -1,0 +1,1 @@
+"""Ground-truth simulators, one module per family."""

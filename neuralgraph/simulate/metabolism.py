@@ -1,0 +1,293 @@
+r"""Metabolic network on a bipartite metabolite–reaction graph.
+
+    dc_i/dt = −λ_{t(i)} (c_i − c_base,t(i)) + Σ_j S_ij v_j(c)
+
+with S the stoichiometric matrix (metabolites × reactions), t(i) the metabolite's type
+(contiguous blocks) and v_j the rate of reaction j:
+
+- mass action:  v_j = k_j Π_{i ∈ sub(j)} c_i^{|s_ij|}
+- MLP rate law: v_j = k_j · softplus(ρ(Σ_{i ∈ sub(j)} σ(c_i, |s_ij|))) with fixed random MLPs σ, ρ
+
+log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (``substeps`` per stored frame), state clamped at 0;
+the stored target is the exact dc/dt at each stored state (before process noise). With
+measurement noise the observed c is noisy and the target becomes its forward finite difference,
+as an experimentalist would have to compute it.
+
+Two constructors for S:
+
+- ``cycles``: autocatalytic cycles over L metabolites (m_0 … m_{L−1}); reaction r of a cycle is
+  food + catalyst → 2 catalyst with food m_r, catalyst m_{r+1 mod L}: both are substrates with
+  |s| = 1 and the net column is −1 (food), +1 (catalyst). Cycles use unused metabolites first,
+  then random ones. ``n_reactions mod L`` reactions are left without edges, as in the reference
+  regimes (256 reactions in 3-cycles leave one): their k cannot be recovered and the evaluator
+  flags them.
+- ``random``: each reaction takes 1–3 substrates with coefficients in {1, 2} and 1–3 products
+  (at most ``max_metabolites_per_reaction`` metabolites in all) that share the consumed mass as
+  evenly as integers allow, so every column sums to zero (mass conservation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from omegaconf import DictConfig
+
+from neuralgraph.errors import ConfigError
+from neuralgraph.metrics.activity import effective_rank
+from neuralgraph.metrics.identifiability import null_space_weight
+
+
+@dataclass
+class Network:
+    """The stoichiometry as a dense matrix and as bipartite edge lists."""
+
+    S: np.ndarray  # (n_met, n_rxn) signed net coefficients
+    sub_met: np.ndarray  # substrate edges: metabolite index
+    sub_rxn: np.ndarray  # substrate edges: reaction index
+    sub_s: np.ndarray  # substrate edges: |coefficient| (reaction order)
+
+    @property
+    def all_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every non-zero entry of S: (metabolite, reaction, signed coefficient)."""
+        met, rxn = np.nonzero(self.S)
+        return met, rxn, self.S[met, rxn]
+
+
+def cycle_network(n_met: int, n_rxn: int, cycle_length: int, rng: np.random.Generator) -> Network:
+    """Autocatalytic cycles food + catalyst → 2 catalyst (see module docstring)."""
+    if cycle_length < 2 or cycle_length > n_met:
+        raise ConfigError(f"simulation.cycle_length={cycle_length} must be in [2, n_metabolites={n_met}]")
+    S = np.zeros((n_met, n_rxn))
+    sub_met, sub_rxn = [], []
+    unused = list(rng.permutation(n_met))
+    for c in range(n_rxn // cycle_length):
+        if len(unused) >= cycle_length:
+            members = [unused.pop() for _ in range(cycle_length)]
+        else:
+            members = list(rng.choice(n_met, size=cycle_length, replace=False))
+        for r in range(cycle_length):
+            j = c * cycle_length + r
+            food, cat = members[r], members[(r + 1) % cycle_length]
+            S[food, j] -= 1.0
+            S[cat, j] += 1.0
+            sub_met += [food, cat]
+            sub_rxn += [j, j]
+    sub_met_a = np.asarray(sub_met, dtype=np.int64)
+    return Network(S, sub_met_a, np.asarray(sub_rxn, dtype=np.int64), np.ones(len(sub_met_a)))
+
+
+def random_network(n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random.Generator) -> Network:
+    """Random mass-conserving reactions (see module docstring)."""
+    if max_per_reaction < 2:
+        raise ConfigError(f"simulation.max_metabolites_per_reaction={max_per_reaction} must be >= 2")
+    if n_met < max_per_reaction:
+        raise ConfigError(
+            f"simulation.n_metabolites={n_met} must be >= max_metabolites_per_reaction={max_per_reaction}"
+        )
+    S = np.zeros((n_met, n_rxn))
+    sub_met, sub_rxn, sub_s = [], [], []
+    for j in range(n_rxn):
+        n_sub = int(rng.integers(1, min(3, max_per_reaction - 1) + 1))
+        n_prod = int(rng.integers(1, min(3, max_per_reaction - n_sub) + 1))
+        members = rng.choice(n_met, size=n_sub + n_prod, replace=False)
+        subs, prods = members[:n_sub], members[n_sub:]
+        coeff = rng.integers(1, 3, size=n_sub)
+        S[subs, j] = -coeff
+        mass = int(coeff.sum())
+        share = np.full(n_prod, mass // n_prod)
+        share[: mass % n_prod] += 1
+        S[prods, j] = rng.permutation(share)
+        sub_met += list(subs)
+        sub_rxn += [j] * n_sub
+        sub_s += list(coeff)
+    return Network(
+        S, np.asarray(sub_met, dtype=np.int64), np.asarray(sub_rxn, dtype=np.int64),
+        np.asarray(sub_s, dtype=np.float64),
+    )
+
+
+class RateMLP:
+    """Fixed random rate law v = k·softplus(ρ(Σ_sub σ(c, |s|))) (never trained; the truth)."""
+
+    def __init__(self, hidden: int, rng: np.random.Generator) -> None:
+        self.w1 = rng.normal(0, 1.0, size=(2, hidden))
+        self.b1 = rng.normal(0, 0.5, size=hidden)
+        self.w2 = rng.normal(0, 1.0 / np.sqrt(hidden), size=(hidden, hidden))
+        self.b2 = rng.normal(0, 0.1, size=hidden)
+        self.w3 = rng.normal(0, 1.0 / np.sqrt(hidden), size=(hidden, 1))
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"rate_mlp_{k}": v for k, v in vars(self).items()}
+
+    def __call__(self, c_sub: np.ndarray, s: np.ndarray, sub_rxn: np.ndarray, n_rxn: int) -> np.ndarray:
+        """Reaction drive per run: c_sub (runs, E) substrate concentrations → (runs, R)."""
+        inp = np.stack([c_sub / 5.0, np.broadcast_to(s, c_sub.shape)], axis=-1)
+        msg = np.tanh(inp @ self.w1 + self.b1)  # (runs, E, H)
+        h = np.zeros(c_sub.shape[:1] + (n_rxn, msg.shape[-1]))
+        np.add.at(h, (slice(None), sub_rxn), msg)
+        drive = (np.tanh(h @ self.w2 + self.b2) @ self.w3)[..., 0]
+        return np.logaddexp(0.0, drive)
+
+
+def validate(sim: DictConfig) -> None:
+    """Refuse inconsistent simulation values, naming the key."""
+    for key in ("n_metabolites", "n_reactions", "n_frames", "n_metabolite_types", "substeps"):
+        if sim[key] <= 0:
+            raise ConfigError(f"simulation.{key}={sim[key]} must be positive")
+    if sim.n_test_runs < 0:
+        raise ConfigError(f"simulation.n_test_runs={sim.n_test_runs} must be >= 0")
+    if sim.delta_t <= 0:
+        raise ConfigError(f"simulation.delta_t={sim.delta_t} must be positive")
+    if sim.log_k_min > sim.log_k_max:
+        raise ConfigError(
+            f"simulation.log_k_min={sim.log_k_min} is larger than simulation.log_k_max={sim.log_k_max}"
+        )
+    if sim.concentration_min < 0 or sim.concentration_min > sim.concentration_max:
+        raise ConfigError(
+            "simulation.concentration_min/max must satisfy 0 <= min <= max, got "
+            f"{sim.concentration_min}, {sim.concentration_max}"
+        )
+    n_types = sim.n_metabolite_types
+    for key in ("homeostatic_lambda", "homeostatic_baseline"):
+        if len(sim[key]) != n_types:
+            raise ConfigError(
+                f"simulation.{key} has {len(sim[key])} values; it needs one per type "
+                f"(n_metabolite_types={n_types})"
+            )
+    if any(lam < 0 for lam in sim.homeostatic_lambda):
+        raise ConfigError("simulation.homeostatic_lambda values must be >= 0")
+    if n_types > sim.n_metabolites:
+        raise ConfigError(f"simulation.n_metabolite_types={n_types} exceeds n_metabolites={sim.n_metabolites}")
+    for key in ("noise_model_level", "measurement_noise_level"):
+        if sim[key] < 0:
+            raise ConfigError(f"simulation.{key}={sim[key]} must be >= 0")
+
+
+def contiguous_types(n: int, n_types: int) -> np.ndarray:
+    """Types as contiguous, near-equal blocks: node i gets type floor(i·T/n)."""
+    return (np.arange(n) * n_types // n).astype(np.int64)
+
+
+def derivative(
+    c: np.ndarray, net: Network, k: np.ndarray, lam: np.ndarray, base: np.ndarray,
+    rate_mlp: RateMLP | None, flux_limit_dt: float | None,
+) -> np.ndarray:
+    """dc/dt for a stack of states c (runs, N) — the right-hand side of the module's ODE."""
+    n_rxn = net.S.shape[1]
+    c_sub = c[:, net.sub_met]
+    if rate_mlp is None:
+        log_term = net.sub_s * np.log(np.maximum(c_sub, 1e-300))
+        log_v = np.zeros((c.shape[0], n_rxn))
+        np.add.at(log_v, (slice(None), net.sub_rxn), log_term)
+        v = k * np.exp(log_v)
+    else:
+        v = k * rate_mlp(c_sub, net.sub_s, net.sub_rxn, n_rxn)
+    has_sub = np.bincount(net.sub_rxn, minlength=n_rxn) > 0
+    v = v * has_sub  # a reaction with no substrate edge has no rate (the empty leftover reactions)
+    if flux_limit_dt is not None:
+        # Scale each reaction so that no substrate is consumed below zero within one step.
+        consumption = np.zeros_like(c)
+        np.add.at(consumption, (slice(None), net.sub_met), net.sub_s * v[:, net.sub_rxn] * flux_limit_dt)
+        scale_met = np.where(consumption > c, c / np.maximum(consumption, 1e-300), 1.0)
+        scale_rxn = np.ones_like(v)
+        np.minimum.at(scale_rxn, (slice(None), net.sub_rxn), scale_met[:, net.sub_met])
+        v = v * scale_rxn
+    return v @ net.S.T - lam * (c - base)
+
+
+def design_gram(x: np.ndarray, net: Network, types: np.ndarray, n_types: int) -> np.ndarray:
+    """AᵀA of the mass-action design matrix (parameters: k_j, λ_t, λ_t·c_base,t), in float64.
+
+    dc_i/dt = Σ_j S_ij k_j Π c^{|s|} − λ_t c_i + (λ_t c_base,t): linear in those parameters.
+    """
+    n_rxn = net.S.shape[1]
+    gram = np.zeros((n_rxn + 2 * n_types,) * 2)
+    onehot = np.eye(n_types)[types]  # (N, T)
+    for chunk in np.array_split(x, max(1, x.shape[0] // 256)):
+        log_term = net.sub_s * np.log(np.maximum(chunk[:, net.sub_met], 1e-300))
+        log_m = np.zeros((chunk.shape[0], n_rxn))
+        np.add.at(log_m, (slice(None), net.sub_rxn), log_term)
+        m = np.exp(log_m)  # (F, R) mass-action monomials
+        # Columns for frame f, metabolite i: [S_ij m_fj]_j, [−c_fi δ_t]_t, [δ_t]_t.
+        cols_k = m[:, None, :] * net.S[None, :, :]  # (F, N, R)
+        cols_lam = -chunk[:, :, None] * onehot[None]  # (F, N, T)
+        cols_off = np.broadcast_to(onehot[None], cols_lam.shape)
+        a = np.concatenate([cols_k, cols_lam, cols_off], axis=2).reshape(-1, gram.shape[0])
+        gram += a.T @ a
+    return gram
+
+
+def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
+    """Simulate ``1 + n_test_runs`` runs of the network; run 0 is for training."""
+    validate(sim)
+    rng = np.random.default_rng(int(sim.seed))
+    n_met, n_rxn = int(sim.n_metabolites), int(sim.n_reactions)
+    if sim.stoichiometry == "cycles":
+        net = cycle_network(n_met, n_rxn, int(sim.cycle_length), rng)
+    else:
+        net = random_network(n_met, n_rxn, int(sim.max_metabolites_per_reaction), rng)
+    log_k = rng.uniform(sim.log_k_min, sim.log_k_max, size=n_rxn)
+    k = 10.0**log_k
+    n_types = int(sim.n_metabolite_types)
+    types = contiguous_types(n_met, n_types)
+    lam_t = np.asarray(sim.homeostatic_lambda, dtype=np.float64)
+    base_t = np.asarray(sim.homeostatic_baseline, dtype=np.float64)
+    lam, base = lam_t[types], base_t[types]
+    rate_mlp = RateMLP(int(sim.rate_mlp_hidden), rng) if sim.rate_law == "mlp" else None
+    n_sub = int(sim.substeps)
+    h = float(sim.delta_t) / n_sub
+    flux_dt = h if sim.flux_limit else None
+
+    n_runs = 1 + int(sim.n_test_runs)
+    n_states = int(sim.n_frames) + 1
+    dt = float(sim.delta_t)
+    c = rng.uniform(sim.concentration_min, sim.concentration_max, size=(n_runs, n_met))
+    x = np.empty((n_runs, n_states, n_met))
+    y = np.empty_like(x)
+    for t in range(n_states):
+        x[:, t] = c
+        for s in range(n_sub):
+            dcdt = derivative(c, net, k, lam, base, rate_mlp, flux_dt)
+            if s == 0:
+                y[:, t] = dcdt
+            c = np.maximum(c + h * dcdt, 0.0)
+        if sim.noise_model_level > 0:
+            c = np.maximum(c + sim.noise_model_level * rng.standard_normal(c.shape), 0.0)
+        if not np.isfinite(c).all():
+            raise ConfigError(
+                f"the simulation blew up at frame {t}: lower simulation.delta_t or the rate constants "
+                "(log_k_max), or turn on simulation.flux_limit"
+            )
+    x_clean = x.copy()
+    if sim.measurement_noise_level > 0:
+        x = np.maximum(x + sim.measurement_noise_level * rng.standard_normal(x.shape), 0.0)
+        y[:, :-1] = np.diff(x, axis=1) / dt
+        y[:, -1] = y[:, -2]
+
+    met_all, rxn_all, s_all = net.all_edges
+    out = {
+        "x": x.astype(np.float32),
+        "y": y.astype(np.float32),
+        "x_clean": x_clean.astype(np.float32),
+        "S": net.S.astype(np.float32),
+        "sub_met": net.sub_met,
+        "sub_rxn": net.sub_rxn,
+        "sub_s": net.sub_s.astype(np.float32),
+        "all_met": met_all.astype(np.int64),
+        "all_rxn": rxn_all.astype(np.int64),
+        "all_s": s_all.astype(np.float32),
+        "log_k": log_k.astype(np.float64),
+        "types": types,
+        "homeostatic_lambda": lam_t,
+        "homeostatic_baseline": base_t,
+        "delta_t": np.float64(dt),
+        "activity_rank_90": np.int64(effective_rank(x[0], 0.90)),
+        "activity_rank_99": np.int64(effective_rank(x[0], 0.99)),
+    }
+    if rate_mlp is None:
+        # Null-space weight of each k_j (and λ terms) in the training run's design matrix.
+        out["null_weight"] = null_space_weight(design_gram(x_clean[0], net, types, n_types))
+    else:
+        out.update(rate_mlp.params())
+    return out
