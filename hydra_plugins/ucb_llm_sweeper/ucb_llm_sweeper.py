@@ -4,7 +4,6 @@ Hydra imports this module on every start-up to discover plugins, so it imports o
 the loop (``neuralgraph.explore.loop``) is imported when a sweep actually starts.
 """
 
-from __future__ import annotations
 
 from typing import Any, List, Optional
 
