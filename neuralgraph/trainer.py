@@ -113,7 +113,7 @@ def train(
                     result.history["live"].append(live)
                     for key, value in reg_terms.items():
                         result.history.setdefault(f"reg_{key}", []).append(float(value))
-                    bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", **{family.primary_metric: f"{live:.3f}"})
+                    bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", refresh=False, **{family.primary_metric: f"{live:.3f}"})
                     run_pred.zero_()
                     run_reg.zero_()
                     n_run = 0

@@ -90,3 +90,10 @@ class MetabolismTraining(TrainingBase):
     # Weight each metabolite's squared error by 1/var(dc_i/dt): slow metabolites count as much as
     # fast ones (homeostasis lives in the small residuals).
     normalize_targets: bool = True
+
+
+SCHEMAS = {
+    ("schema/simulation", "metabolism"): MetabolismSimulation,
+    ("schema/model", "metabolism"): MetabolismModel,
+    ("schema/training", "metabolism"): MetabolismTraining,
+}

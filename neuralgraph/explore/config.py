@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from omegaconf import MISSING
+
 
 @dataclass
 class HeuristicConf:
@@ -90,7 +92,9 @@ class LandscapeConf:
 class UCBLLMSweeperConf:
     _target_: str = "hydra_plugins.ucb_llm_sweeper.ucb_llm_sweeper.UCBLLMSweeper"
     defaults: List[Any] = field(default_factory=lambda: [{"proposer": "heuristic"}])
-    proposer: Any = None  # filled by the hydra/sweeper/proposer group
+    # Filled by the hydra/sweeper/proposer group; MISSING (not None) so that this node, merged
+    # after its defaults, does not overwrite the chosen proposer's config.
+    proposer: Any = MISSING
     # None: the composed config's `search_space` and `reward_key`
     params: Optional[Dict[str, str]] = None
     reward_key: Optional[str] = None

@@ -1,0 +1,233 @@
+"""The metabolism family with S given: recover rate constants k and homeostasis.
+
+Metrics (all in ``analysis.log`` / ``metrics.json``; arrays in ``results.npz``):
+
+- ``rate_constants_R2`` — identity-line R² of log10 k (learned, scale-corrected) against the truth,
+  over the *identifiable* reactions only: those whose k has less than 1% of its weight in the null
+  space of the mass-action design matrix of the training data (:func:`design_gram`). Empty
+  reactions, and pairs of reactions with the same substrates whose effects cancel or add, are
+  not identifiable by any learner and are left out; ``n_unidentifiable`` counts them.
+- ``rate_constants_R2_all`` — the same over every reaction.
+- ``rate_constants_r2_fit`` — squared Pearson r of the least-squares line over every reaction
+  (the reference code's definition; blind to scale and offset).
+- ``rate_constants_R2_shifted`` — identity R² on identifiable reactions after removing the mean
+  log-offset (a pure global-scale error scores 1 here and lower in ``rate_constants_R2``).
+- ``slope`` — slope of the least-squares line learned ≈ a·true on identifiable reactions.
+- ``trimmed_R2``, ``n_outliers`` — line R² without reactions off by more than 0.3 dex (nothing is
+  trimmed when that would drop more than half).
+- ``alpha`` — MLP_sub(1, 1), the substrate-function scale; the corrected log k is
+  log k + Σ_{i ∈ sub(j)} log10 MLP_sub(1, |s_ij|) (zero correction when the model is normalised).
+- ``MLP_sub_R2`` — mean over reaction orders s of the identity R² of MLP_sub(c, s) against c^s on
+  the observed concentration range (mass action only).
+- ``homeostasis_slope_t<T>`` / ``homeostasis_slope_true_t<T>`` — mean over type-T metabolites of
+  the slope of a line fitted to MLP_node(c, a_i) over the observed range, against −λ_T; the same
+  for ``homeostasis_offset_*`` (value at c = 0) against λ_T·c_base,T.
+- ``test_R2`` / ``test_pearson`` — free rollout of the learned model (same Euler scheme as the
+  simulator) from frame 0 of each held-out run (fresh initial concentrations, same network),
+  scored trace by trace against the noise-free truth and averaged over metabolites and runs.
+- ``activity_rank`` (= ``activity_rank_99``), ``activity_rank_90`` — effective rank of the
+  training concentrations (uncentred SVD).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from neuralgraph.errors import ConfigError
+from neuralgraph.families.base import Family, TrainData, register_family
+from neuralgraph.metrics import linear_fit, r2_score, trace_pearson, trace_r2, trimmed_fit
+from neuralgraph.models.metabolism import MetabolismGNN
+from neuralgraph.simulate import metabolism as sim
+from neuralgraph.trainer import adam_group
+
+#: A reaction is identifiable when less than this share of its k lies in the design null space.
+IDENTIFIABLE_MAX_NULL_WEIGHT = 0.01
+#: Reactions further than this from the truth (in log10 units) are outliers for ``trimmed_R2``.
+OUTLIER_DEX = 0.3
+#: Points on the function grids saved for plots and fits.
+GRID = 200
+
+
+def identifiable(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    n_rxn = arrays["log_k"].shape[0]
+    if "null_weight" not in arrays:  # MLP rate law: no linear design; every reaction with edges counts
+        return np.bincount(arrays["sub_rxn"], minlength=n_rxn) > 0
+    return arrays["null_weight"][:n_rxn] < IDENTIFIABLE_MAX_NULL_WEIGHT
+
+
+def corrected_log_k(model: MetabolismGNN) -> np.ndarray:
+    """log10 k plus the substrate-scale correction Σ_{i ∈ sub(j)} log10 f(1, |s_ij|)."""
+    with torch.no_grad():
+        f_one = model.substrate(torch.ones_like(model.sub_s), model.sub_s)
+        correction = torch.log10(f_one) @ model.incidence
+        return (model.log_k + correction).cpu().numpy().astype(np.float64)
+
+
+def rollout(model: MetabolismGNN, c0: torch.Tensor, n_frames: int, dt: float, substeps: int) -> torch.Tensor:
+    """Euler rollout with the simulator's scheme (substeps, clamp at 0): (runs, N) → (runs, T, N)."""
+    h = dt / substeps
+    out = torch.empty((c0.shape[0], n_frames + 1, c0.shape[1]), device=c0.device)
+    c = c0.clone()
+    with torch.no_grad():
+        for t in range(n_frames + 1):
+            out[:, t] = c
+            for _ in range(substeps):
+                c = torch.clamp(c + h * model.derivative(c), min=0.0, max=1e6)
+            c = torch.nan_to_num(c, nan=1e6)
+    return out
+
+
+class MetabolismFamily(Family):
+    name = "metabolism"
+    primary_metric = "rate_constants_R2"
+
+    def validate(self, cfg: DictConfig) -> None:
+        sim.validate(cfg.simulation)
+        m = cfg.model
+        for key in ("hidden_dim_sub", "n_layers_sub", "hidden_dim_node", "n_layers_node"):
+            if m[key] <= 0:
+                raise ConfigError(f"model.{key}={m[key]} must be positive")
+        if m.embedding_dim < 0:
+            raise ConfigError(f"model.embedding_dim={m.embedding_dim} must be >= 0")
+
+    def simulate(self, sim_cfg: DictConfig) -> dict[str, np.ndarray]:
+        return sim.simulate(sim_cfg)
+
+    def build(self, arrays: Mapping[str, np.ndarray], cfg: DictConfig, device: torch.device):
+        m, t = cfg.model, cfg.training
+        x = torch.as_tensor(arrays["x"][0], device=device)
+        y = torch.as_tensor(arrays["y"][0], device=device)
+        n_rxn = arrays["S"].shape[1]
+        gen = torch.Generator().manual_seed(int(t.seed))
+        jitter = (2 * torch.rand(n_rxn, generator=gen) - 1) * m.log_k_init_spread
+        model = MetabolismGNN(
+            torch.as_tensor(arrays["S"]), torch.as_tensor(arrays["sub_met"]),
+            torch.as_tensor(arrays["sub_rxn"]), torch.as_tensor(arrays["sub_s"]),
+            c_scale=float(1.5 * x.std()), embedding_dim=m.embedding_dim,
+            hidden_dim_sub=m.hidden_dim_sub, n_layers_sub=m.n_layers_sub,
+            hidden_dim_node=m.hidden_dim_node, n_layers_node=m.n_layers_node,
+            sub_normalized=m.sub_normalized, log_k_init=m.log_k_init + jitter,
+        ).to(device)
+        # coeff_k_center pulls mean log k to the centre of the *true* range: it uses the truth.
+        model.k_centre = 0.5 * (cfg.simulation.log_k_min + cfg.simulation.log_k_max)
+        if t.normalize_targets:
+            # Per-metabolite std with a small floor: metabolites that barely move would otherwise
+            # turn float noise into a large loss.
+            scale = y.std(dim=0) + 1e-3 * y.std()
+        else:
+            scale = torch.ones(y.shape[1], device=device)
+        return model, TrainData(x=x, y=y, target_scale=scale)
+
+    def param_groups(self, model: MetabolismGNN, t: DictConfig) -> list[dict[str, Any]]:
+        lr_node = t.lr_node if t.lr_node > 0 else t.lr
+        return [
+            adam_group("k", [model.log_k], t.lr_k, t.lr),
+            adam_group("MLP_sub", model.mlp_sub.parameters(), t.lr_sub, t.lr),
+            adam_group("MLP_node", model.mlp_node.parameters(), t.lr_node, t.lr),
+            adam_group("embedding", [model.a], t.lr_embedding, lr_node),
+        ]
+
+    def regularizers(self, model: MetabolismGNN, batch, pred, t: DictConfig, epoch: int) -> dict[str, torch.Tensor]:
+        terms: dict[str, torch.Tensor] = {}
+        if t.coeff_MLP_sub_diff > 0:
+            # f must not decrease with c: penalise relu(f(c) − f(c + δ)) on a grid past the data.
+            c = torch.linspace(0.0, 3.0 * model.c_scale, 100, device=model.log_k.device).unsqueeze(-1)
+            delta = 0.01 * model.c_scale
+            drop = model.substrate(c, model.s_values) - model.substrate(c + delta, model.s_values)
+            terms["MLP_sub_diff"] = t.coeff_MLP_sub_diff * torch.relu(drop).mean()
+        if t.coeff_MLP_node_L1 > 0:
+            terms["MLP_node_L1"] = t.coeff_MLP_node_L1 * model.homeostasis(batch["x"]).abs().mean()
+        if t.coeff_k_center > 0:
+            terms["k_center"] = t.coeff_k_center * (model.log_k.mean() - model.k_centre) ** 2
+        if t.coeff_MLP_sub_norm > 0:
+            one = torch.ones(1, device=model.log_k.device)
+            terms["MLP_sub_norm"] = t.coeff_MLP_sub_norm * (model.substrate_raw(one, one) - 1.0).pow(2).sum()
+        if t.coeff_k_floor > 0:
+            terms["k_floor"] = t.coeff_k_floor * torch.relu(t.k_floor_threshold - model.log_k).pow(2).sum()
+        return terms
+
+    def live_metric(self, model: MetabolismGNN, arrays: Mapping[str, np.ndarray]) -> float:
+        ok = identifiable(arrays)
+        return r2_score(arrays["log_k"][ok], corrected_log_k(model)[ok])
+
+    def evaluate(self, model: MetabolismGNN, arrays, cfg: DictConfig, device: torch.device):
+        sim_cfg = cfg.simulation
+        true = arrays["log_k"]
+        learned = corrected_log_k(model)
+        ok = identifiable(arrays)
+        metrics: dict[str, Any] = {}
+        metrics["rate_constants_R2"] = r2_score(true[ok], learned[ok])
+        metrics["rate_constants_R2_all"] = r2_score(true, learned)
+        metrics["rate_constants_r2_fit"] = linear_fit(true, learned).r2
+        metrics["rate_constants_R2_shifted"] = r2_score(true[ok], learned[ok] - (learned[ok] - true[ok]).mean())
+        metrics["slope"] = linear_fit(true[ok], learned[ok]).slope
+        trimmed = trimmed_fit(true, learned, OUTLIER_DEX)
+        metrics["trimmed_R2"] = trimmed.r2
+        metrics["n_outliers"] = trimmed.n_outliers
+        metrics["n_unidentifiable"] = int((~ok).sum())
+
+        x_train = arrays["x"][0]
+        c_hi = float(x_train.max())
+        grid = torch.linspace(0.0, c_hi, GRID, device=device)
+        with torch.no_grad():
+            s_vals = model.s_values
+            f = model.substrate(grid.unsqueeze(-1), s_vals).T.cpu().numpy()  # (n_s, G)
+            one = torch.ones(1, device=device)
+            metrics["alpha"] = float(model.substrate(one, one)) if (s_vals == 1).any() else float("nan")
+            node = model.homeostasis(grid.unsqueeze(-1).expand(-1, x_train.shape[1])).T.cpu().numpy()  # (N, G)
+        g = grid.cpu().numpy()
+        s_np = s_vals.cpu().numpy()
+        if sim_cfg.rate_law == "mass_action":
+            metrics["MLP_sub_R2"] = float(np.mean([r2_score(g**s, f[i]) for i, s in enumerate(s_np)]))
+
+        # Homeostasis: a line fitted to MLP_node(c, a_i) over each metabolite's observed range.
+        types = arrays["types"]
+        lam, base = arrays["homeostatic_lambda"], arrays["homeostatic_baseline"]
+        slopes, offsets = np.empty(len(types)), np.empty(len(types))
+        for i in range(len(types)):
+            inside = (g >= x_train[:, i].min()) & (g <= x_train[:, i].max())
+            if inside.sum() < 2:
+                inside = np.ones_like(g, dtype=bool)
+            fit = linear_fit(g[inside], node[i, inside])
+            slopes[i], offsets[i] = fit.slope, fit.intercept
+        for tt in range(len(lam)):
+            sel = types == tt
+            metrics[f"homeostasis_slope_t{tt}"] = float(np.mean(slopes[sel]))
+            metrics[f"homeostasis_slope_true_t{tt}"] = float(-lam[tt])
+            metrics[f"homeostasis_offset_t{tt}"] = float(np.mean(offsets[sel]))
+            metrics[f"homeostasis_offset_true_t{tt}"] = float(lam[tt] * base[tt])
+
+        # Free rollout on held-out runs (or the training run when none were simulated).
+        runs = list(range(1, arrays["x"].shape[0])) or [0]
+        x_true = arrays["x_clean"][runs]
+        c0 = torch.as_tensor(x_true[:, 0], device=device)
+        pred = rollout(model, c0, x_true.shape[1] - 1, float(sim_cfg.delta_t), int(sim_cfg.substeps)).cpu().numpy()
+        metrics["test_R2"] = float(np.mean([trace_r2(x_true[r], pred[r]) for r in range(len(runs))]))
+        metrics["test_pearson"] = float(np.mean([trace_pearson(x_true[r], pred[r]) for r in range(len(runs))]))
+        metrics["activity_rank"] = int(arrays["activity_rank_99"])
+        metrics["activity_rank_90"] = int(arrays["activity_rank_90"])
+        metrics["activity_rank_99"] = int(arrays["activity_rank_99"])
+
+        results = {
+            "k_true": 10.0**true, "k_learned": 10.0 ** model.log_k.detach().cpu().numpy(),
+            "k_learned_corrected": 10.0**learned, "log_k_true": true, "log_k_learned": learned,
+            "identifiable": ok, "S": arrays["S"], "types": types,
+            "homeostatic_lambda": lam, "homeostatic_baseline": base,
+            "homeostasis_slope": slopes, "homeostasis_offset": offsets,
+            "mlp_sub_c": g, "mlp_sub_s": s_np, "mlp_sub_f": f, "mlp_node_c": g, "mlp_node_f": node,
+            "rollout_true": x_true[0], "rollout_pred": pred[0],
+        }
+        return metrics, results
+
+    def plot(self, model, arrays, results, metrics, history, plot_dir: Path, cfg: DictConfig) -> None:
+        from neuralgraph.plots import metabolism as plots
+
+        plots.plot_all(results, metrics, history, plot_dir)
+
+
+register_family(MetabolismFamily())

@@ -1,0 +1,1 @@
+"""Figures written into a run's ``plots/`` folder, drawn from ``results.npz`` arrays."""
