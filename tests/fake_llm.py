@@ -80,7 +80,7 @@ class FakeLLMServer(ThreadingHTTPServer):
 @pytest.fixture
 def fake_llm():
     server = FakeLLMServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield server
     server.shutdown()

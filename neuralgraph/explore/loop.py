@@ -328,25 +328,31 @@ class Explorer:
         self._execute(state, runs)
 
     def _execute(self, state: TreeState, runs: list[tuple[Node, Run]]) -> None:
+        first = state.job_idx
         for i, (_, run) in enumerate(runs):
-            run.job_idx = state.job_idx + i
-        self.save(state)  # the plan is on disk before any job starts
+            run.job_idx = first + i
+        # Job numbers are reserved before the plan is saved: a resumed sweep never reuses the
+        # directory of a job that may have started.
+        state.job_idx += len(runs)
+        self.save(state)
         batch = [list(run.overrides) for _, run in runs]
-        returns = self.launch(batch, state.job_idx)
-        state.job_idx += len(returns)
+        returns = self.launch(batch, first)
         failures = []
         for (node, run), ret in zip(runs, returns):
             self._record(state, run, ret)
             if run.status == "failed":
                 failures.append(ret)
-        self._after_round(state, runs)
+        self._after_round(state)
         if runs and len(failures) / len(runs) > float(self.conf.max_failure_rate):
             failures[0].return_value  # re-raises the job's own exception with its traceback
 
     def _record(self, state: TreeState, run: Run, ret: Any) -> None:
         from hydra.core.utils import JobStatus
 
-        run.working_dir = str(getattr(ret, "working_dir", "") or "")
+        # The job's output directory; `working_dir` is only the cwd when Hydra does not chdir.
+        out = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir", default=None) \
+            if getattr(ret, "hydra_cfg", None) is not None else None
+        run.working_dir = str(out or getattr(ret, "working_dir", "") or "")
         if ret.status == JobStatus.COMPLETED:
             value = ret.return_value
             metrics = dict(value) if isinstance(value, dict) else {state.reward_key: value}
@@ -374,12 +380,15 @@ class Explorer:
             reward = -reward
         run.reward = reward
 
-    def _after_round(self, state: TreeState, runs: list[tuple[Node, Run]]) -> None:
+    def _after_round(self, state: TreeState) -> None:
+        """Log every finished run not logged yet (after a resume: those read back too)."""
         nodes = {n.id: n for n in state.block_nodes()}
         nxt = select_parents(nodes, 1, self.conf.ucb_c, self.conf.ucb_formula)[0][0] if nodes else None
+        logged = set(state.logged_iterations)
+        new = [(n, r) for n, r in state.all_runs() if r.status != "pending" and r.iteration not in logged]
         text = "".join(render.analysis_entry(state, node, run, nxt, state.last_visual)
-                       for node, run in runs if run.iteration not in state.logged_iterations)
-        state.logged_iterations.extend(r.iteration for _, r in runs)
+                       for node, run in new)
+        state.logged_iterations.extend(r.iteration for _, r in new)
         render.append_text(self.analysis_path, text)
         self._write(state)
 
@@ -396,8 +405,9 @@ class Explorer:
         finished = _finished_jobs(self.sweep_dir)
         rerun = []
         for node, run in pending:
-            metrics = finished.get(tuple(run.overrides))
-            if metrics is not None:
+            found = finished.get(tuple(run.overrides))
+            if found is not None:
+                run.working_dir, metrics = found
                 self._set_metrics(state, run, metrics)
                 log.info("ucb_llm: iteration %d finished before the interruption; read back",
                          run.iteration)
@@ -407,7 +417,7 @@ class Explorer:
             log.info("ucb_llm: relaunching %d unfinished job(s)", len(rerun))
             self._execute(state, rerun)
         else:
-            self._after_round(state, pending)
+            self._after_round(state)
 
     # ---- blocks ----------------------------------------------------------------------------
     def _close_block(self, state: TreeState) -> None:
@@ -482,8 +492,8 @@ def _split_arguments(arguments: Sequence[str]) -> tuple[list[str], dict[str, str
     return base, space
 
 
-def _finished_jobs(sweep_dir: Path) -> dict[tuple[str, ...], dict[str, Any]]:
-    """Run directories under the sweep that hold ``metrics.json``, keyed by their overrides."""
+def _finished_jobs(sweep_dir: Path) -> dict[tuple[str, ...], tuple[str, dict[str, Any]]]:
+    """(directory, metrics) of each run under the sweep holding ``metrics.json``, by overrides."""
     out = {}
     for metrics_file in sweep_dir.glob("**/metrics.json"):
         overrides_file = metrics_file.parent / ".hydra" / "overrides.yaml"
@@ -494,7 +504,7 @@ def _finished_jobs(sweep_dir: Path) -> dict[tuple[str, ...], dict[str, Any]]:
             metrics = json.loads(metrics_file.read_text())
         except (OSError, ValueError, yaml.YAMLError):
             continue  # half-written: the job will run again
-        out[overrides] = metrics
+        out[overrides] = (str(metrics_file.parent), metrics)
     return out
 
 
