@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import render
 from .prompt import build_prompt, load_instructions
 from .proposers import Context, HeuristicProposer, ProposerError, Reply, Slot, make_proposer
-from .space import SearchSpace, fmt, parse_space
+from .space import SearchSpace, parse_space
 from .tree import (STATE_FILE, BlockSummary, LLMCall, Node, Run, TreeState, load_state,
                    save_state)
 from .ucb import select_parents, ucb_scores
@@ -107,7 +107,7 @@ class Explorer:
             v = OmegaConf.select(cfg, k, default=None)
             if v is None:
                 raise ValueError(f"ucb_llm: search-space key '{k}' is not in the composed config")
-            defaults[k] = fmt(v)
+            defaults[k] = space.dims[k].canonical(v)
         seed = OmegaConf.select(cfg, self.conf.seed_key, default=None)
         info = RegimeInfo(name, space, str(reward_key), defaults, None if seed is None else int(seed))
         self._regime_cache[key] = info

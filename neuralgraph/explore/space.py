@@ -56,6 +56,15 @@ class Dimension:
         eps = 1e-9 * max(abs(self.low), abs(self.high), 1e-30)
         return self.low - eps <= float(value) <= self.high + eps
 
+    def canonical(self, value: Any) -> str:
+        """The text a config value gets in the tree: a choice's own spelling (0 for 0.0)."""
+        for c in self.choices:
+            if _same(value, c):
+                return fmt(c)
+        if self.kind == "interval" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return fmt(int(value) if self.integer else float(value))
+        return fmt(value)
+
     def describe(self) -> str:
         if self.kind == "interval":
             scale = "log" if self.log else ("int" if self.integer else "linear")

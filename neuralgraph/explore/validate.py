@@ -94,7 +94,7 @@ def check_proposal(
     for raw_key, raw_value in changes.items():
         key = resolve_key(raw_key, space)
         value = parse_value(key, raw_value, space)
-        text = fmt(value)
+        text = space.dims[key].canonical(value)
         old = parent_config.get(key, "default")
         if old != text:
             parts.append(f"{key.split('.')[-1]}: {old} -> {text}")
