@@ -1,0 +1,474 @@
+r"""Neural signal networks on a graph (the reference's PDE_N2, PDE_N4 and PDE_N11).
+
+Neuron i has activity u_i and a type t(i); per-type parameter rows (``simulation.params``) give
+each neuron its constants. W is indexed W[post, pre]: W_ij is the weight from j onto i.
+
+- **PDE_N2**, rows [g, s, c]:
+  du_i/dt = −c_i u_i + s_i tanh(u_i) + g_i Σ_j W_ij φ(u_j)  (+ e_i)
+- **PDE_N4**, rows [a, b, g, s, w, h] — width and threshold belong to the *sender*:
+  du_i/dt = −a_i u_i + b_i + s_i tanh(u_i) + g_i Σ_j W_ij φ((u_j − h_j)/w_j)  (+ e_i)
+- **PDE_N11** (random RNN), rows [g, c], activation f, amplitude A and slope S per *receiver* type:
+  du_i/dt = −c_i u_i + g_i Σ_j W_ij A_t(i) f_t(i)(u_j / S_t(i))  (+ e_i)
+
+With ``external_input_mode: multiplicative`` the input is a gain on the summed message
+(g_i M_i e_i) instead of an additive drive. φ is ``simulation.phi``.
+
+Integration is explicit Euler, u ← u + Δt·f(u, e) + σ·ξ with ξ ~ N(0, I) and σ =
+``noise_model_level`` (not scaled by √Δt, as in the reference). It starts at ``start_frame`` < 0
+(burn-in, not stored) from u ~ N(0, initial_state_std²) and stores frames 0…n_frames. The target
+is the **exact** du/dt at each stored state, before noise. With ``measurement_noise_level`` > 0
+the observed u is noisy and the target becomes the forward finite difference of the noisy
+observations (the last frame is then dropped): what an experimentalist would have.
+
+Connectivity (zero diagonal for every generated type):
+
+- ``chaotic``: W_ij ~ N(0, 1/N);
+- ``low_rank``: W = U V / √(r N) with U (N×r), V (r×N) standard normal: rank r, entry variance 1/N;
+- ``Cauchy`` (= ``Lorentz``): standard Cauchy samples, |s| > 25 set to 0, scaled by N^−α with
+  α = 0.7 (N < 2000), 0.675 (< 4000), 0.67 (< 8000), 0.66 (= 8000), 0.5 (> 8000);
+- ``file``: an N×N matrix from a ``.pt`` or ``.npy`` file (W[post, pre]), used as given;
+- sparsity: off-diagonal entries are kept with probability ``connectivity_filling_factor``;
+- Dale's law: W ← |W|, then presynaptic columns j ≥ int(N·Dale_law_factor) are negated
+  (no E/I rebalancing, as in the reference).
+
+External input e (frames, N):
+
+- ``oscillatory``: e_i(t) = A_i cos(2π f t), A_i ~ U(−A, A), t = frame·Δt;
+- ``visual``: a generated stack of ``n_images`` images (drifting gratings plus moving Gaussian
+  blobs, values in [0.5, 1.5]), each held for ≈ n_frames/n_images frames, flattened onto the first
+  ``n_input_neurons`` neurons. Other neurons, and every neuron during burn-in, get the neutral
+  value (0 additive, 1 multiplicative).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from neuralgraph.errors import ConfigError, DataError
+from neuralgraph.metrics.activity import effective_rank
+from neuralgraph.simulate.metabolism import contiguous_types
+
+log = logging.getLogger(__name__)
+
+#: Columns of a per-type parameter row, per model.
+PARAM_COLUMNS = {
+    "PDE_N2": ("g", "s", "c"),
+    "PDE_N4": ("a", "b", "g", "s", "w", "h"),
+    "PDE_N11": ("g", "c"),
+}
+
+
+def transfer(name: str, x: np.ndarray) -> np.ndarray:
+    """φ by name: tanh | relu | sigmoid | identity."""
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "relu":
+        return np.maximum(x, 0.0)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-x))
+    if name == "identity":
+        return x
+    raise ConfigError(f"unknown transfer function {name!r}; use tanh, relu, sigmoid or identity")
+
+
+def _name(value) -> str:
+    return str(getattr(value, "value", value))
+
+
+# --------------------------------------------------------------------------------------------
+# Connectivity
+
+
+def cauchy_exponent(n: int) -> float:
+    """α of the N^−α scaling of Cauchy (Lorentz) weights, as in the reference."""
+    if n < 2000:
+        return 0.7
+    if n < 4000:
+        return 0.675
+    if n < 8000:
+        return 0.67
+    if n == 8000:
+        return 0.66
+    return 0.5
+
+
+def load_connectivity(path: str | Path, n: int) -> np.ndarray:
+    """An N×N matrix from ``.pt`` (a tensor, or a dict holding one under ``W``) or ``.npy``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"simulation.connectivity_file={str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            W = np.load(path, allow_pickle=False)
+        elif suffix == ".pt":
+            import torch
+
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict):
+                if "W" not in obj:
+                    raise DataError(f"{path}: a .pt dict must hold the matrix under key 'W' (keys: {sorted(obj)})")
+                obj = obj["W"]
+            W = obj.detach().cpu().numpy() if hasattr(obj, "detach") else np.asarray(obj)
+        else:
+            raise DataError(f"simulation.connectivity_file={str(path)!r}: use a .pt or .npy file")
+    except DataError:
+        raise
+    except Exception as err:  # unreadable file of the right suffix
+        raise DataError(f"simulation.connectivity_file={str(path)!r} cannot be read: {err}") from err
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise DataError(f"{path}: connectivity must be a 2-D N x N matrix, got shape {W.shape}")
+    if W.shape[0] != W.shape[1]:
+        raise DataError(f"{path}: connectivity must be square, got shape {W.shape}")
+    if W.shape[0] != n:
+        raise DataError(
+            f"{path}: connectivity is {W.shape[0]} x {W.shape[1]} but simulation.n_neurons={n}; "
+            "set n_neurons to match the file"
+        )
+    if not np.isfinite(W).all():
+        bad = int((~np.isfinite(W)).sum())
+        raise DataError(f"{path}: connectivity holds {bad} NaN/inf entries")
+    if np.any(np.diag(W) != 0):
+        log.warning("%s: the diagonal (self-connections) is not zero; the model learns no self-connections", path)
+    return W
+
+
+def make_connectivity(sim: DictConfig, rng: np.random.Generator) -> np.ndarray:
+    """The ground-truth W (N×N, float64, W[post, pre]); see the module docstring."""
+    n = int(sim.n_neurons)
+    kind = _name(sim.connectivity_type)
+    if kind == "file":
+        return load_connectivity(sim.connectivity_file, n)
+    if kind == "chaotic":
+        W = rng.standard_normal((n, n)) / np.sqrt(n)
+    elif kind == "low_rank":
+        r = int(sim.connectivity_rank)
+        U = rng.standard_normal((n, r))
+        V = rng.standard_normal((r, n))
+        W = U @ V / np.sqrt(r * n)
+    elif kind in ("Cauchy", "Lorentz"):
+        s = rng.standard_cauchy((n, n))
+        s[np.abs(s) > 25] = 0.0
+        W = s * n ** (-cauchy_exponent(n))
+    else:
+        raise ConfigError(f"simulation.connectivity_type={kind!r} is unknown")
+    np.fill_diagonal(W, 0.0)
+    f = float(sim.connectivity_filling_factor)
+    if f < 1.0:
+        W = W * (rng.random((n, n)) < f)
+    if sim.Dale_law:
+        W = np.abs(W)
+        W[:, int(n * float(sim.Dale_law_factor)):] *= -1.0
+    return W
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    """max |λ| over the eigenvalues of W."""
+    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(W, dtype=np.float64)))))
+
+
+# --------------------------------------------------------------------------------------------
+# External input
+
+
+def generate_image_stack(n_images: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_images, width, width) smooth moving images in [0.5, 1.5]: gratings plus Gaussian blobs.
+
+    Generated, not downloaded: two drifting sinusoidal gratings of random orientation and three
+    blobs moving along random straight lines, summed and min-max scaled to [0.5, 1.5].
+    """
+    y, x = np.mgrid[0:width, 0:width] / max(1, width - 1)
+    t = np.linspace(0.0, 1.0, n_images)[:, None, None]
+    img = np.zeros((n_images, width, width))
+    for _ in range(2):
+        theta = rng.uniform(0, np.pi)
+        k = rng.uniform(1.0, 3.0) * 2 * np.pi
+        speed = rng.uniform(2.0, 6.0) * 2 * np.pi
+        img += np.sin(k * (np.cos(theta) * x + np.sin(theta) * y) - speed * t)
+    for _ in range(3):
+        p0, p1 = rng.uniform(0, 1, 2), rng.uniform(0, 1, 2)
+        cx = p0[0] + (p1[0] - p0[0]) * t
+        cy = p0[1] + (p1[1] - p0[1]) * t
+        img += 2.0 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 0.15**2))
+    lo, hi = img.min(), img.max()
+    return 0.5 + (img - lo) / max(hi - lo, 1e-12)
+
+
+def input_neutral(sim: DictConfig) -> float:
+    """The input value that leaves the dynamics unchanged: 0 additive, 1 multiplicative."""
+    return 1.0 if _name(sim.external_input_mode) == "multiplicative" else 0.0
+
+
+def n_input_neurons(sim: DictConfig) -> int:
+    """Neurons driven by the visual input."""
+    n = int(sim.n_input_neurons) or int(sim.image_width) ** 2
+    return min(n, int(sim.n_neurons))
+
+
+class InputSource:
+    """e(frame) for the configured external input; ``None`` input type gives no input at all."""
+
+    def __init__(self, sim: DictConfig, rng: np.random.Generator) -> None:
+        self.kind = _name(sim.external_input_type)
+        self.n = int(sim.n_neurons)
+        self.neutral = input_neutral(sim)
+        self.dt = float(sim.delta_t)
+        self.n_frames = int(sim.n_frames)
+        if self.kind == "oscillatory":
+            A = float(sim.oscillation_max_amplitude)
+            self.amplitude = rng.uniform(-A, A, self.n)
+            self.freq = float(sim.oscillation_frequency)
+        elif self.kind == "visual":
+            self.images = generate_image_stack(int(sim.n_images), int(sim.image_width), rng)
+            self.n_in = n_input_neurons(sim)
+        elif self.kind != "none":
+            raise ConfigError(f"simulation.external_input_type={self.kind!r} is unknown")
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "none"
+
+    def __call__(self, frame: int) -> np.ndarray:
+        e = np.full(self.n, self.neutral)
+        if self.kind == "oscillatory":
+            e = self.amplitude * np.cos(2 * np.pi * self.freq * frame * self.dt)
+            if self.neutral == 1.0:
+                e = 1.0 + e
+        elif self.kind == "visual" and frame >= 0:
+            n_img = self.images.shape[0]
+            k = min(n_img - 1, frame * n_img // (self.n_frames + 1))
+            e[: self.n_in] = self.images[k].ravel()[: self.n_in]
+        return e
+
+
+# --------------------------------------------------------------------------------------------
+# Dynamics
+
+
+@dataclass
+class SignalDynamics:
+    """The right-hand side f(u, e) of one ground-truth network, vectorised over leading axes."""
+
+    model: str  # PDE_N2 | PDE_N4 | PDE_N11
+    W: np.ndarray  # (N, N) W[post, pre]
+    types: np.ndarray  # (N,)
+    p: dict[str, np.ndarray]  # per-neuron constants by column name
+    phi: str = "tanh"
+    activation: tuple[str, ...] = ("tanh",)  # PDE_N11, per type
+    amplitude: np.ndarray | None = None  # PDE_N11, per type
+    slope: np.ndarray | None = None  # PDE_N11, per type
+    mode: str = "additive"  # additive | multiplicative
+    has_input: bool = False
+
+    @property
+    def gain(self) -> np.ndarray:
+        """g_i, the receiver gain of the message."""
+        return self.p["g"]
+
+    def psi(self, u: np.ndarray) -> np.ndarray:
+        """Presynaptic transfer ψ_j(u_j) for PDE_N2/N4 (same shape as u)."""
+        if self.model == "PDE_N4":
+            return transfer(self.phi, (u - self.p["h"]) / self.p["w"])
+        if self.model == "PDE_N11":
+            # Receiver-typed; for one type this is the sender's transfer.
+            t0 = 0
+            return self.amplitude[t0] * transfer(self.activation[t0], u / self.slope[t0])
+        return transfer(self.phi, u)
+
+    def message(self, u: np.ndarray) -> np.ndarray:
+        """M_i = Σ_j W_ij ψ(u_j) (PDE_N11: with the receiver type's activation)."""
+        if self.model == "PDE_N11" and len(self.activation) > 1:
+            out = np.zeros_like(u)
+            for n, act in enumerate(self.activation):
+                rows = self.types == n
+                if rows.any():
+                    m = (self.amplitude[n] * transfer(act, u / self.slope[n])) @ self.W.T
+                    out[..., rows] = m[..., rows]
+            return out
+        return self.psi(u) @ self.W.T
+
+    def own(self, u: np.ndarray) -> np.ndarray:
+        """The neuron's own dynamics φ(u_i) (the update function without the message)."""
+        p = self.p
+        if self.model == "PDE_N2":
+            return -p["c"] * u + p["s"] * np.tanh(u)
+        if self.model == "PDE_N4":
+            return -p["a"] * u + p["b"] + p["s"] * np.tanh(u)
+        return -p["c"] * u
+
+    def __call__(self, u: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+        drive = self.gain * self.message(u)
+        if self.has_input and e is not None:
+            drive = drive * e if self.mode == "multiplicative" else drive + e
+        return self.own(u) + drive
+
+
+def _per_type(values, n_types: int, key: str) -> list:
+    values = list(values)
+    if len(values) == 1:
+        return values * n_types
+    if len(values) != n_types:
+        raise ConfigError(f"simulation.{key} has {len(values)} entries; give 1 or n_neuron_types={n_types}")
+    return values
+
+
+def validate(sim: DictConfig) -> None:
+    """Raise :class:`ConfigError` naming the key when the simulation block is inconsistent."""
+    model = _name(sim.signal_model_name)
+    n, n_types = int(sim.n_neurons), int(sim.n_neuron_types)
+    if n < 2:
+        raise ConfigError(f"simulation.n_neurons={n} must be >= 2")
+    if not 1 <= n_types <= n:
+        raise ConfigError(f"simulation.n_neuron_types={n_types} must be in [1, n_neurons={n}]")
+    cols = PARAM_COLUMNS[model]
+    rows = [list(r) for r in sim.params]
+    if len(rows) not in (1, n_types):
+        raise ConfigError(f"simulation.params has {len(rows)} rows; give 1 or n_neuron_types={n_types}")
+    for r in rows:
+        if len(r) != len(cols):
+            raise ConfigError(f"simulation.params rows of {model} are {list(cols)}; got a row of length {len(r)}: {r}")
+    if model == "PDE_N4" and any(r[cols.index("w")] == 0 for r in rows):
+        raise ConfigError("simulation.params: the width w of PDE_N4 must be non-zero")
+    if int(sim.n_frames) < 2:
+        raise ConfigError(f"simulation.n_frames={sim.n_frames} must be >= 2")
+    if float(sim.delta_t) <= 0:
+        raise ConfigError(f"simulation.delta_t={sim.delta_t} must be > 0")
+    if int(sim.start_frame) > 0:
+        raise ConfigError(f"simulation.start_frame={sim.start_frame} must be <= 0 (a burn-in)")
+    if _name(sim.connectivity_type) == "low_rank" and not 1 <= int(sim.connectivity_rank) <= n:
+        raise ConfigError(f"simulation.connectivity_rank={sim.connectivity_rank} must be in [1, n_neurons={n}]")
+    if not 0 < float(sim.connectivity_filling_factor) <= 1:
+        raise ConfigError(f"simulation.connectivity_filling_factor={sim.connectivity_filling_factor} must be in (0, 1]")
+    if not 0 <= float(sim.Dale_law_factor) <= 1:
+        raise ConfigError(f"simulation.Dale_law_factor={sim.Dale_law_factor} must be in [0, 1]")
+    if _name(sim.connectivity_type) == "file" and not sim.connectivity_file:
+        raise ConfigError("simulation.connectivity_type=file needs simulation.connectivity_file")
+    for key in ("noise_model_level", "measurement_noise_level", "initial_state_std"):
+        if float(sim[key]) < 0:
+            raise ConfigError(f"simulation.{key}={sim[key]} must be >= 0")
+    if model == "PDE_N11":
+        for key in ("activation", "activation_amplitude", "activation_slope"):
+            _per_type(sim[key], n_types, key)
+        if any(float(s) == 0 for s in sim.activation_slope):
+            raise ConfigError("simulation.activation_slope must be non-zero")
+
+
+def neuron_types(sim: DictConfig, rng: np.random.Generator) -> np.ndarray:
+    types = contiguous_types(int(sim.n_neurons), int(sim.n_neuron_types))
+    if sim.shuffle_neuron_types:
+        types = rng.permutation(types)
+    return types
+
+
+def build_dynamics(sim: DictConfig, W: np.ndarray, types: np.ndarray) -> SignalDynamics:
+    """The ground-truth right-hand side for this config, W and type assignment."""
+    model = _name(sim.signal_model_name)
+    n_types = int(sim.n_neuron_types)
+    rows = np.asarray([list(r) for r in sim.params], dtype=np.float64)
+    if rows.shape[0] == 1:
+        rows = np.repeat(rows, n_types, axis=0)
+    per_neuron = rows[types]
+    p = {name: per_neuron[:, k] for k, name in enumerate(PARAM_COLUMNS[model])}
+    kw = {}
+    if model == "PDE_N11":
+        kw = {
+            "activation": tuple(_name(a) for a in _per_type(sim.activation, n_types, "activation")),
+            "amplitude": np.asarray(_per_type(sim.activation_amplitude, n_types, "activation_amplitude"), float),
+            "slope": np.asarray(_per_type(sim.activation_slope, n_types, "activation_slope"), float),
+        }
+    return SignalDynamics(
+        model=model, W=np.asarray(W, dtype=np.float64), types=np.asarray(types), p=p, phi=_name(sim.phi),
+        mode=_name(sim.external_input_mode), has_input=_name(sim.external_input_type) != "none", **kw,
+    )
+
+
+def activity_ranks(u: np.ndarray) -> tuple[int, int]:
+    """Effective ranks (90 %, 99 %) of the uncentred activity, subsampled as in the reference.
+
+    Neurons are taken every k-th so at most 1024 remain, and frames every m-th so that
+    frames·neurons ≤ 10⁷; then :func:`neuralgraph.metrics.effective_rank` (all singular values).
+    """
+    u = np.asarray(u)
+    k = max(1, int(np.ceil(u.shape[1] / 1024)))
+    sub = u[:, ::k]
+    m = max(1, int(np.ceil(sub.shape[0] * sub.shape[1] / 1e7)))
+    sub = sub[::m]
+    return effective_rank(sub, 0.90), effective_rank(sub, 0.99)
+
+
+def rollout(
+    dyn: SignalDynamics, u0: np.ndarray, n_steps: int, dt: float, inputs: np.ndarray | None = None,
+) -> np.ndarray:
+    """Noise-free Euler rollout of the ground truth: (n_steps + 1, N) states, u0 first."""
+    out = np.empty((n_steps + 1, u0.shape[-1]))
+    u = np.asarray(u0, dtype=np.float64).copy()
+    out[0] = u
+    for t in range(n_steps):
+        e = None if inputs is None else inputs[min(t, len(inputs) - 1)]
+        u = u + dt * dyn(u, e)
+        out[t + 1] = u
+    return out
+
+
+def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
+    """Simulate one network; arrays are compact float32 (frames, N) plus the truth."""
+    validate(sim)
+    rng = np.random.default_rng(int(sim.seed))
+    n = int(sim.n_neurons)
+    types = neuron_types(sim, rng)
+    W = make_connectivity(sim, rng)
+    dyn = build_dynamics(sim, W, types)
+    source = InputSource(sim, rng)
+    dt, sigma = float(sim.delta_t), float(sim.noise_model_level)
+    n_states = int(sim.n_frames) + 1
+    u = rng.standard_normal(n) * float(sim.initial_state_std)
+    for frame in range(int(sim.start_frame), 0):
+        e = source(frame) if source.active else None
+        u = u + dt * dyn(u, e)
+        if sigma > 0:
+            u = u + sigma * rng.standard_normal(n)
+    states = np.empty((n_states, n), dtype=np.float64)
+    targets = np.empty_like(states)
+    inputs = np.empty((n_states, n), dtype=np.float64) if source.active else None
+    for frame in range(n_states):
+        e = source(frame) if source.active else None
+        du = dyn(u, e)
+        states[frame], targets[frame] = u, du
+        if inputs is not None:
+            inputs[frame] = e
+        u = u + dt * du
+        if sigma > 0:
+            u = u + sigma * rng.standard_normal(n)
+        if not np.all(np.isfinite(u)):
+            raise ConfigError(
+                f"the simulation blew up at frame {frame}: lower simulation.delta_t or the gains (params)"
+            )
+    if float(sim.measurement_noise_level) > 0:
+        observed = states + float(sim.measurement_noise_level) * rng.standard_normal(states.shape)
+        targets = np.diff(observed, axis=0) / dt
+        states = observed[:-1]
+        if inputs is not None:
+            inputs = inputs[:-1]
+    r90, r99 = activity_ranks(states)
+    out = {
+        "u": states.astype(np.float32),
+        "du": targets.astype(np.float32),
+        "W": W.astype(np.float32),
+        "types": types.astype(np.int64),
+        "params": np.asarray([list(r) for r in sim.params], dtype=np.float64),
+        "spectral_radius": np.float64(spectral_radius(W)),
+        "effective_rank_90": np.int64(r90),
+        "effective_rank_99": np.int64(r99),
+        "delta_t": np.float64(dt),
+    }
+    if inputs is not None:
+        out["e"] = inputs.astype(np.float32)
+    if _name(sim.external_input_type) == "visual":
+        out["images"] = source.images.astype(np.float32)
+    return out
