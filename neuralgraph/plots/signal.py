@@ -1,0 +1,147 @@
+"""Signal figures: loss, W scatter and heat maps, ψ*/φ* against the truth, embeddings, traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from neuralgraph.plots.common import plot_loss, save
+
+
+def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    true = results["W_true"].ravel()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    rng = np.random.default_rng(0)
+    idx = rng.choice(true.size, min(true.size, 50_000), replace=False)
+    for ax, key, label, r2, slope in (
+        (axes[0], "W_learned", "learned W (raw)", metrics.get("connectivity_R2_raw"), metrics.get("connectivity_slope_raw")),
+        (axes[1], "W_corrected", "learned W (scale-corrected)", metrics.get("connectivity_R2"), metrics.get("connectivity_slope")),
+    ):
+        learned = results[key].ravel()
+        ax.scatter(true[idx], learned[idx], s=2, alpha=0.4, color="k")
+        lo, hi = np.nanmin(true), np.nanmax(true)
+        if key == "W_corrected":
+            ax.plot([lo, hi], [lo, hi], color="tab:red", lw=0.8, ls="--")
+        ax.set_xlabel("true W")
+        ax.set_ylabel(label)
+        ax.set_title(f"R² = {r2:.4f}, slope = {slope:.3f}")
+    save(fig, path)
+
+
+def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n: int = 200) -> None:
+    true, learned = results["W_true"], results["W_corrected"]
+    n = min(true.shape[0], max_n)
+    vmax = float(np.percentile(np.abs(true[:n, :n]), 99)) or 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, mat, title in ((axes[0], true, "true W"), (axes[1], learned, "learned W (corrected)")):
+        im = ax.imshow(mat[:n, :n], cmap="bwr", vmin=-vmax, vmax=vmax)
+        ax.set_title(title + (f" (first {n})" if n < true.shape[0] else ""))
+        ax.set_xlabel("presynaptic j")
+        ax.set_ylabel("postsynaptic i")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    save(fig, path)
+
+
+def plot_functions(family, model, arrays, results, cfg, path: Path) -> None:
+    """ψ* per neuron (scaled by its correction k_j) and φ* per neuron over the true functions."""
+    from neuralgraph.families.signal import phi_curves, psi_true_window, psi_window, x_norm
+
+    dyn = family._dynamics(arrays, cfg)
+    types = results["types"]
+    xn = x_norm(arrays["u"])
+    xs = np.linspace(-xn, xn, 200)
+    colors = plt.cm.tab10(types % 10)
+    psi = psi_window(model, xs) / results["sender_scale"][:, None]
+    psi_true = psi_true_window(dyn, model.n, xs)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    step = max(1, model.n // 200)
+    for j in range(0, model.n, step):
+        axes[0].plot(xs, psi[j], color=colors[j], lw=0.5, alpha=0.5)
+    for t in np.unique(types):
+        j = int(np.flatnonzero(types == t)[0])
+        axes[0].plot(xs, psi_true[j], color="gray", lw=2, ls="--")
+    axes[0].set_title("ψ* per sender (÷ k_j) over the true ψ (grey)")
+    axes[0].set_xlabel("u")
+    if model.update_type == "linear":
+        phi = phi_curves(model, xs)
+        for i in range(0, model.n, step):
+            axes[1].plot(xs, phi[i], color=colors[i], lw=0.5, alpha=0.5)
+        for t in np.unique(types):
+            i = int(np.flatnonzero(types == t)[0])
+            own = dyn.own(np.repeat(xs[:, None], model.n, axis=1))[:, i]
+            axes[1].plot(xs, own, color="gray", lw=2, ls="--")
+        axes[1].set_title("φ* per neuron over the true update (grey)")
+    else:
+        axes[1].set_title("φ*: generic update (not drawn)")
+    axes[1].set_xlabel("u")
+    save(fig, path)
+
+
+def plot_embeddings(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    emb, types = results["embeddings"], results["types"]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    y = emb[:, 1] if emb.shape[1] > 1 else np.zeros(len(emb))
+    for t in np.unique(types):
+        sel = types == t
+        ax.scatter(emb[sel, 0], y[sel], s=8, label=f"type {t}", color=plt.cm.tab10(t % 10))
+    acc = metrics.get("cluster_accuracy")
+    ax.set_title("embeddings a_i" + (f": cluster accuracy {acc:.3f}" if acc is not None else ""))
+    ax.legend(fontsize=8, markerscale=2)
+    save(fig, path)
+
+
+def plot_activity(arrays, path: Path, n_show: int = 20, n_frames: int = 2000) -> None:
+    u = arrays["u"][:n_frames]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    idx = np.linspace(0, u.shape[1] - 1, min(n_show, u.shape[1])).astype(int)
+    offset = 2.5 * float(np.std(u)) or 1.0
+    for k, i in enumerate(idx):
+        ax.plot(u[:, i] + k * offset, lw=0.6, color="k")
+    ax.set_xlabel("frame")
+    ax.set_yticks([])
+    ax.set_title(f"activity of {len(idx)} neurons (offset)")
+    save(fig, path)
+
+
+def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path, n_show: int = 6) -> None:
+    true, pred = results["rollout_true"], results["rollout_pred"]
+    order = np.argsort(true.std(axis=0))[::-1][:n_show]
+    fig, axes = plt.subplots(n_show, 1, figsize=(8, 1.3 * n_show), sharex=True)
+    for ax, i in zip(np.atleast_1d(axes), order):
+        ax.plot(true[:, i], color="k", lw=1, label="truth (noise-free)")
+        ax.plot(pred[:, i], color="tab:orange", lw=1, ls="--", label="model rollout")
+        ax.set_ylabel(f"u_{i}", fontsize=8)
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper right")
+    np.atleast_1d(axes)[0].set_title(
+        f"free rollout: test_R2 = {metrics.get('test_R2', float('nan')):.3f}, "
+        f"test_pearson = {metrics.get('test_pearson', float('nan')):.3f}"
+    )
+    np.atleast_1d(axes)[-1].set_xlabel("frame")
+    save(fig, path)
+
+
+def plot_field(arrays, results, metrics, path: Path, n_show: int = 4) -> None:
+    true, learned = arrays["e"], results["e_learned"]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for k, i in enumerate(np.linspace(0, learned.shape[1] - 1, n_show).astype(int)):
+        ax.plot(true[:, i], color=plt.cm.tab10(k), lw=1)
+        ax.plot(learned[:, i], color=plt.cm.tab10(k), lw=1, ls="--")
+    ax.set_title(f"input field: true (solid) vs learned (dashed), field_R2 = {metrics.get('field_R2', float('nan')):.3f}")
+    ax.set_xlabel("frame")
+    save(fig, path)
+
+
+def plot_all(family, model, arrays, results, metrics, history, plot_dir: Path, cfg) -> None:
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    plot_loss(history, plot_dir / "loss.png")
+    plot_connectivity_scatter(results, metrics, plot_dir / "connectivity_scatter.png")
+    plot_connectivity_maps(results, plot_dir / "connectivity_matrix.png")
+    plot_functions(family, model, arrays, results, cfg, plot_dir / "functions.png")
+    plot_embeddings(results, metrics, plot_dir / "embeddings.png")
+    plot_activity(arrays, plot_dir / "activity.png")
+    plot_rollout(results, metrics, plot_dir / "rollout.png")
+    if "e_learned" in results:
+        plot_field(arrays, results, metrics, plot_dir / "field.png")

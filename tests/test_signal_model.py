@@ -1,0 +1,160 @@
+"""Signal GNN: per-node ψ* equals the per-edge formulation, W structure, groups, regularisers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from neuralgraph.config.signal import SignalModel, SignalSimulation, SignalTraining
+from neuralgraph.families.base import get_family
+from neuralgraph.models.signal import InputField, SignalGNN
+from neuralgraph.simulate import signal as S
+
+FAM = get_family("signal")
+
+
+def cfg_of(sim=None, model=None, training=None):
+    return OmegaConf.create({
+        "simulation": OmegaConf.structured(SignalSimulation(**(sim or {}))),
+        "model": OmegaConf.structured(SignalModel(**(model or {}))),
+        "training": OmegaConf.structured(SignalTraining(**(training or {}))),
+    })
+
+
+@pytest.fixture(scope="module")
+def tiny_arrays():
+    return S.simulate(OmegaConf.structured(SignalSimulation(n_neurons=12, n_frames=60, start_frame=-20)))
+
+
+@pytest.mark.parametrize("uses_embedding", [True, False])
+@pytest.mark.parametrize("positive", [False, True])
+def test_per_node_equals_per_edge(uses_embedding, positive):
+    torch.manual_seed(0)
+    model = SignalGNN(9, x_scale=2.0, psi_uses_embedding=uses_embedding, psi_positive=positive,
+                      embedding_init_noise=0.5, hidden_dim=16)
+    u = torch.randn(5, 9) * 3
+    fast = model.message(u)
+    slow = model.message_per_edge(u)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    # Gradients agree too.
+    g_fast = torch.autograd.grad(fast.sum(), model.W)[0]
+    g_slow = torch.autograd.grad(model.message_per_edge(u).sum(), model.W)[0]
+    torch.testing.assert_close(g_fast, g_slow, rtol=1e-5, atol=1e-5)
+
+
+def test_message_is_a_plain_sum_over_senders():
+    torch.manual_seed(1)
+    model = SignalGNN(6, x_scale=1.0, hidden_dim=8)
+    u = torch.randn(2, 6)
+    psi = model.psi_nodes(u)
+    W = model.weight()
+    expected = torch.stack([torch.stack([sum(W[i, j] * psi[b, j] for j in range(6)) for i in range(6)])
+                            for b in range(2)])
+    torch.testing.assert_close(model.message(u), expected, rtol=1e-5, atol=1e-6)
+    assert torch.all(torch.diag(W) == 0)
+
+
+def test_factorised_weight_has_low_rank():
+    model = SignalGNN(30, x_scale=1.0, factorization=True, low_rank=4)
+    W = model.weight().detach()
+    # WL @ WR has rank 4; the masked diagonal perturbs it a little.
+    s = torch.linalg.svdvals(model.WL @ model.WR).detach()
+    assert s[4] < 1e-4 * s[0]
+    assert torch.all(torch.diag(W) == 0)
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_input_modes(mode):
+    torch.manual_seed(2)
+    model = SignalGNN(5, x_scale=1.0, input_mode=mode, hidden_dim=8)
+    u, e = torch.randn(3, 5), torch.rand(3, 5) + 0.5
+    msg = model.message(u)
+    expected = model.phi_nodes(u) + (msg * e if mode == "multiplicative" else msg + e)
+    torch.testing.assert_close(model({"x": u, "e": e, "frame": torch.arange(3)}), expected)
+
+
+def test_generic_update_runs_and_depends_on_message():
+    model = SignalGNN(5, x_scale=1.0, update_type="generic", input_mode="additive", hidden_dim=8)
+    u, e = torch.randn(3, 5), torch.rand(3, 5)
+    out = model({"x": u, "e": e, "frame": torch.arange(3)})
+    assert out.shape == (3, 5)
+    model.W.data.zero_()
+    assert not torch.allclose(out, model({"x": u, "e": e, "frame": torch.arange(3)}))
+
+
+@pytest.mark.parametrize("kind", ["siren", "low_rank"])
+@pytest.mark.parametrize("neutral", [0.0, 1.0])
+def test_field_models_start_near_neutral(kind, neutral):
+    torch.manual_seed(0)
+    field = InputField(kind, n_neurons=10, n_input=6, n_frames=50, neutral=neutral, hidden=16, rank=3)
+    e = field(torch.tensor([0, 10, 49]))
+    assert e.shape == (3, 10)
+    torch.testing.assert_close(e[:, 6:], torch.full((3, 4), neutral))
+    assert torch.all((e[:, :6] - neutral).abs() < 0.05)
+
+
+def test_param_groups_and_learning_rates(tiny_arrays):
+    cfg = cfg_of(training={"lr_W": 0.1, "lr": 0.01, "lr_update": 0.0, "lr_embedding": 0.002})
+    model, _ = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
+    groups = {g["name"]: g for g in FAM.param_groups(model, cfg.training)}
+    assert groups["W"]["lr"] == 0.1 and groups["psi"]["lr"] == 0.01
+    assert groups["phi"]["lr"] == 0.01  # 0 falls back to lr
+    assert groups["embedding"]["lr"] == 0.002
+    n_params = sum(p.numel() for g in groups.values() for p in g["params"])
+    assert n_params == sum(p.numel() for p in model.parameters())
+
+
+def test_every_regulariser_is_finite_and_differentiable(tiny_arrays):
+    coeffs = dict(coeff_W_L1=1e-3, coeff_W_L2=1e-3, coeff_edge_diff=1.0, coeff_edge_norm=1.0, coeff_phi_zero=1.0,
+                  coeff_update_diff=1.0, coeff_edge_weight_L1=1e-3, coeff_edge_weight_L2=1e-3,
+                  coeff_phi_weight_L1=1e-3, coeff_phi_weight_L2=1e-3, coeff_W_sign=1.0)
+    cfg = cfg_of(model={"update_type": "generic"}, training=coeffs)
+    model, data = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
+    batch = data.batch(torch.arange(8))
+    terms = FAM.regularizers(model, batch, model(batch), cfg.training, epoch=0)
+    assert set(terms) == {"W_L1", "W_L2", "edge_diff", "edge_norm", "phi_zero", "update_diff", "edge_weight_L1",
+                          "edge_weight_L2", "phi_weight_L1", "phi_weight_L2", "W_sign"}
+    for name, value in terms.items():
+        assert torch.isfinite(value), name
+    sum(terms.values()).backward()
+    assert model.W.grad is not None and torch.isfinite(model.W.grad).all()
+
+
+def test_two_phase_L1(tiny_arrays):
+    cfg = cfg_of(training={"coeff_W_L1": 1e-2, "first_coeff_L1": 0.0, "n_epochs_init": 2})
+    model, data = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
+    batch = data.batch(torch.arange(4))
+    assert "W_L1" not in FAM.regularizers(model, batch, None, cfg.training, epoch=1)
+    assert "W_L1" in FAM.regularizers(model, batch, None, cfg.training, epoch=2)
+
+
+def test_dale_sign_term_penalises_only_minority_entries():
+    model = SignalGNN(3, x_scale=1.0)
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[0.0, -1.0, 2.0], [1.0, 0.0, -0.5], [3.0, -2.0, 0.0]]))
+    t = OmegaConf.structured(SignalTraining(coeff_W_L1=0.0, coeff_W_sign=1.0))
+    terms = FAM.regularizers(model, {"x": torch.zeros(1, 3)}, None, t, epoch=0)
+    # Column sums: +4, -3, +1.5 → minority entries: none in col 0, none in col 1, -0.5 in col 2.
+    assert terms["W_sign"].item() == pytest.approx(0.5 / 9)
+
+
+def test_after_step_keeps_the_diagonal_zero(tiny_arrays):
+    cfg = cfg_of()
+    model, _ = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
+    with torch.no_grad():
+        model.W.add_(1.0)
+    FAM.after_step(model, cfg.training)
+    assert torch.all(torch.diag(model.W) == 0)
+
+
+def test_build_passes_the_input_and_scales_targets():
+    arrays = S.simulate(OmegaConf.structured(SignalSimulation(n_neurons=8, n_frames=30,
+                                                              external_input_type="oscillatory")))
+    cfg = cfg_of(sim={"n_neurons": 8, "external_input_type": "oscillatory"})
+    model, data = FAM.build(arrays, cfg, torch.device("cpu"))
+    assert "e" in data.extras and data.extras["e"].shape == (31, 8)
+    assert model.input_mode == "additive"
+    assert data.target_scale.shape == (8,)
+    assert data.target_scale[0].item() == pytest.approx(float(arrays["du"].std(ddof=1)), rel=1e-5)
