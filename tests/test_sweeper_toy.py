@@ -183,3 +183,13 @@ def test_optuna_regime_preset_uses_the_search_space(tmp_path):
     assert res["name"] == "optuna"
     assert set(res["best_params"]) == {"training.lr_k", "training.lr_node", "training.batch_size"}
     assert 0 < res["best_value"] < 1.2
+
+
+def test_command_line_sweep_argument_joins_the_space(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_app(sweep, "training.lr_k=tag(log,interval(1e-4,5e-4))", "hydra.sweeper.n_iterations=4",
+            "hydra.sweeper.n_parallel=4")
+    values = [float(o.split("=")[1]) for r in runs(sweep) for o in r["overrides"]
+              if o.startswith("training.lr_k=")]
+    assert len(values) == 4 and all(1e-4 <= v <= 5e-4 for v in values)  # the root is clipped in
+

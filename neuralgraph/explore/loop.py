@@ -107,7 +107,13 @@ class Explorer:
             v = OmegaConf.select(cfg, k, default=None)
             if v is None:
                 raise ValueError(f"ucb_llm: search-space key '{k}' is not in the composed config")
-            defaults[k] = space.dims[k].canonical(v)
+            dim = space.dims[k]
+            if not dim.contains(v):
+                # A root outside the space would pass its out-of-range value to every child.
+                clipped = dim.from_unit(dim.to_unit(v)) if dim.kind == "interval" else dim.choices[0]
+                log.warning("ucb_llm: %s=%s is outside the search space; the root uses %s", k, v, clipped)
+                v = clipped
+            defaults[k] = dim.canonical(v)
         seed = OmegaConf.select(cfg, self.conf.seed_key, default=None)
         info = RegimeInfo(name, space, str(reward_key), defaults, None if seed is None else int(seed))
         self._regime_cache[key] = info
@@ -219,7 +225,10 @@ class Explorer:
             log.warning("ucb_llm: slot %d: %s", slot.index, why)
             ctx.taken = ctx.taken + [c.config for c in accepted.values() if c.replicate_of is None]
             prop = self.heuristic.propose_slot(ctx, slot, ctx.taken)
-            cand = self._candidate(state, ctx, slot, prop, accepted, proposer="heuristic")
+            try:
+                cand = self._candidate(state, ctx, slot, prop, accepted, proposer="heuristic")
+            except ProposalError as exc:
+                raise ValueError(f"ucb_llm: the search space does not fit the config: {exc}") from None
             cand.fallback = why
             accepted[slot.index] = cand
         return [accepted[s.index] for s in slots]
@@ -287,8 +296,22 @@ class Explorer:
             return Candidate(slot, None, dict(ctx.root_config), "", {}, None,
                              prop.strategy or "baseline", prop.rationale, proposer, rule=rule)
         checked = check_proposal(prop.changes, ctx.config_of(prop.parent), ctx.space, taken)
+        self._check_composes(state, checked.config)
         return Candidate(slot, prop.parent, checked.config, checked.mutation, checked.changed, None,
                          prop.strategy or "exploit", prop.rationale, proposer, rule=rule)
+
+    def _check_composes(self, state: TreeState, config: dict[str, str]) -> None:
+        """Compose the job's config (what Hydra's validate_batch_is_legal does), one candidate at
+        a time, so a value of the wrong type rejects that proposal instead of the round."""
+        overrides = self._args_for_regime(self._block_regime_arg(state)) + [
+            f"{k}={v}" for k, v in sorted(config.items())]
+        try:
+            self.compose(overrides)
+        except Exception as exc:  # Hydra and OmegaConf raise several error types
+            raise ProposalError(
+                f"the config does not compose ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "integer keys need tag(int, interval(...)) or choice(...) in the search space"
+            ) from None
 
     def _parent_rule(self, slot: Slot, chosen: Optional[int]) -> str:
         if slot.parent is None:

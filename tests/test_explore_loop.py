@@ -1,0 +1,98 @@
+"""The sweep loop in process, with a fake launcher and a typed config: fast checks of the
+paths the subprocess tests do not reach."""
+
+from dataclasses import dataclass, field
+
+import pytest
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf
+
+from neuralgraph.explore.config import UCBLLMSweeperConf
+from neuralgraph.explore.loop import Explorer
+
+
+@dataclass
+class Training:
+    lr_k: float = 1e-3
+    batch_size: int = 8
+    seed: int = 0
+
+
+@dataclass
+class Cfg:
+    regime: str = "typed"
+    reward_key: str = "score"
+    training: Training = field(default_factory=Training)
+    search_space: dict = field(default_factory=lambda: {
+        "training.lr_k": "tag(log, interval(1e-4, 1e-2))", "training.batch_size": "choice(4, 8, 16)"})
+
+
+def compose(overrides):
+    cfg = OmegaConf.structured(Cfg)
+    cfg.merge_with_dotlist([o for o in overrides if not o.startswith("+")])
+    return cfg
+
+
+def launcher(log):
+    def launch(batch, idx):
+        out = []
+        for overrides in batch:
+            cfg = compose(overrides)
+            log.append(list(overrides))
+            score = 1.0 - abs(cfg.training.lr_k - 3e-3) * 100 + 0.001 * cfg.training.seed
+            out.append(JobReturn(overrides=overrides, status=JobStatus.COMPLETED,
+                                 _return_value={"score": score, "test_pearson": 0.99}))
+        return out
+    return launch
+
+
+def conf(**kw):
+    c = OmegaConf.structured(UCBLLMSweeperConf)
+    c.proposer = {"name": "heuristic"}
+    for k, v in kw.items():
+        c[k] = v
+    return c
+
+
+def test_replicates_use_new_seeds_and_report_spread(tmp_path):
+    log = []
+    state = Explorer(conf(n_iterations=12, n_parallel=4), tmp_path, [], launcher(log), compose).run()
+    reps = [n for n in state.nodes.values() if len(n.runs) > 1]
+    assert reps, "the principle slot replicates the best node"
+    seeds = [r.seed for r in reps[0].runs]
+    assert len(set(seeds)) == len(seeds)
+    assert any("training.seed=1" in o for o in log)
+    assert "spread=" in (tmp_path / "ucb_scores.txt").read_text()
+    assert "replicate" in (tmp_path / "analysis.md").read_text()
+
+
+def test_integer_key_with_a_float_interval_stops_with_advice(tmp_path):
+    c = conf(n_iterations=4, n_parallel=4, params={"training.batch_size": "interval(4, 32)"})
+    with pytest.raises(ValueError, match=r"tag\(int"):
+        Explorer(c, tmp_path, [], launcher([]), compose).run()
+
+
+def test_minimize_direction_negates_the_reward(tmp_path):
+    state = Explorer(conf(n_iterations=2, n_parallel=2, direction="minimize"), tmp_path, [],
+                     launcher([]), compose).run()
+    run = state.nodes[1].runs[0]
+    assert run.reward == pytest.approx(-run.metrics["score"])
+
+
+def test_missing_reward_key_is_named(tmp_path):
+    c = conf(n_iterations=1, reward_key="")
+
+    def no_key(overrides):
+        cfg = compose(overrides)
+        cfg.reward_key = ""
+        return cfg
+
+    with pytest.raises(ValueError, match="reward_key"):
+        Explorer(c, tmp_path, [], launcher([]), no_key).run()
+
+
+def test_ucb1_formula_runs(tmp_path):
+    state = Explorer(conf(n_iterations=8, n_parallel=4, ucb_formula="ucb1"), tmp_path, [],
+                     launcher([]), compose).run()
+    assert state.iteration == 8
+    assert "formula=ucb1" in (tmp_path / "ucb_scores.txt").read_text()
