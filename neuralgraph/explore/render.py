@@ -19,6 +19,10 @@ from .ucb import Score, ucb_scores
 SUCCESS = 0.9  # the users' classes: converged above, failed below FAILURE, partial between
 FAILURE = 0.1
 _SHOWN_METRICS = 8
+# The seeds' Metrics line leads with these; other metrics follow if room is left.
+PREFERRED_METRICS = ("rate_constants_R2_shifted", "connectivity_R2", "stoichiometry_R2", "tau_R2",
+                     "V_rest_R2", "field_R2", "cluster_accuracy", "test_R2", "test_pearson",
+                     "final_loss", "training_time_min")
 
 
 def classify(node_reward: Optional[float], run: Optional[Run] = None) -> str:
@@ -91,7 +95,8 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     if node.rationale and not is_replicate:
         mode += f" — {node.rationale}"
     metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    order = [state.reward_key] + [k for k in metrics if k != state.reward_key]
+    first = [state.reward_key] + [k for k in PREFERRED_METRICS if k != state.reward_key]
+    order = [k for k in first if k in metrics] + [k for k in metrics if k not in first]
     metric_text = ", ".join(f"{k}={num(metrics[k])}" for k in order[:_SHOWN_METRICS] if k in metrics)
     if run.status == "failed":
         metric_text = f"{state.reward_key}=FAILED ({run.error.splitlines()[-1][:200] if run.error else 'no error text'})"
