@@ -38,35 +38,36 @@ class ScriptedConf:
 
 
 @dataclass
-class AnthropicConf:
-    name: str = "anthropic"
-    model: str = "claude-sonnet-4-5"
-    api_key_env: str = "ANTHROPIC_API_KEY"
-    base_url: Optional[str] = None  # None: the SDK default (or ANTHROPIC_BASE_URL)
+class APIConf:
+    """Fields shared by the HTTP API proposers."""
+
+    name: str = "???"
+    model: str = "???"
+    api_key_env: str = "???"  # the environment variable holding the key (never the key itself)
+    base_url: Optional[str] = None  # None: the SDK default
     max_tokens: int = 4096
     temperature: Optional[float] = None
     timeout_s: float = 300.0
     max_retries: int = 2  # the SDK's own retries with backoff (429, 5xx, timeouts)
-    retries: int = 1  # re-asks after a malformed reply, with the error shown
+    retries: int = 1  # re-asks after a malformed or invalid reply, with the errors shown
     images: bool = True
     max_images: int = 4
 
 
 @dataclass
-class OpenAIConf:
+class AnthropicConf(APIConf):
+    name: str = "anthropic"
+    model: str = "claude-sonnet-4-5"
+    api_key_env: str = "ANTHROPIC_API_KEY"
+
+
+@dataclass
+class OpenAIConf(APIConf):
     """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, ...)."""
 
     name: str = "openai"
     model: str = "gpt-4o"
     api_key_env: str = "OPENAI_API_KEY"
-    base_url: Optional[str] = None
-    max_tokens: int = 4096
-    temperature: Optional[float] = None
-    timeout_s: float = 300.0
-    max_retries: int = 2
-    retries: int = 1
-    images: bool = True
-    max_images: int = 4
 
 
 @dataclass

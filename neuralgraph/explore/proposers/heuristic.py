@@ -230,7 +230,7 @@ class HeuristicProposer:
     def _observation(self, ctx: Context) -> str:
         best = ctx.state.best_node(ctx.state.block)
         if best is None:
-            return "block start: no results yet"
+            return ""
         return f"block best so far: node {best.id} R={best.reward:.3f} ± {best.spread:.3f} ({len(best.finished_runs())} run(s))"
 
 

@@ -8,6 +8,7 @@ are imported only when such a proposer is built, so the plugin stays cheap to di
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import subprocess
@@ -23,7 +24,18 @@ class _LLMProposer:
     """Shared flow: build the prompt, call the model, time it, parse the JSON reply."""
 
     name = "llm"
-    retries = 1
+    sdk_module = ""  # imported on construction, so a missing SDK fails early and clearly
+
+    def __init__(self, conf: Any) -> None:
+        self.conf = conf
+        self.retries = conf.retries
+        self._client: Any = None
+        if self.sdk_module:
+            try:
+                self._sdk = importlib.import_module(self.sdk_module)
+            except ImportError:
+                raise ProposerError(f"{self.name} proposer: pip install {self.sdk_module} "
+                                    "(or the project's [llm] extra)") from None
 
     def propose(self, ctx: Context, slots: list[Slot], feedback: str = "") -> Reply:
         user = ctx.prompt(slots, feedback)
@@ -58,14 +70,8 @@ def _b64(path: str) -> str:
 
 class AnthropicProposer(_LLMProposer):
     name = "anthropic"
-
-    def __init__(self, conf: AnthropicConf) -> None:
-        import anthropic
-
-        self.conf = conf
-        self.retries = conf.retries
-        self._sdk = anthropic
-        self._client: Any = None
+    sdk_module = "anthropic"
+    conf: AnthropicConf
 
     def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
         if self._client is None:
@@ -99,14 +105,8 @@ class AnthropicProposer(_LLMProposer):
 
 class OpenAIProposer(_LLMProposer):
     name = "openai"
-
-    def __init__(self, conf: OpenAIConf) -> None:
-        import openai
-
-        self.conf = conf
-        self.retries = conf.retries
-        self._sdk = openai
-        self._client: Any = None
+    sdk_module = "openai"
+    conf: OpenAIConf
 
     def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
         if self._client is None:
@@ -147,10 +147,7 @@ class ClaudeCLIProposer(_LLMProposer):
     """``claude -p`` with the prompt on stdin; plots are listed as paths for its Read tool."""
 
     name = "claude_cli"
-
-    def __init__(self, conf: ClaudeCLIConf) -> None:
-        self.conf = conf
-        self.retries = conf.retries
+    conf: ClaudeCLIConf
 
     def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
         prompt = f"{system}\n\n---\n\n{user}"
