@@ -154,9 +154,9 @@ class SignalTraining(TrainingBase):
 
     n_epochs: int = 1
     batch_size: int = 32
-    data_augmentation_loop: int = 20  # steps per epoch = n_frames * dal / batch_size * 0.2
+    data_augmentation_loop: int = 40  # steps per epoch = n_frames * dal / batch_size * 0.2
     lr_W: float = 2e-2  # learning rate of W (or WL, WR)
-    lr: float = 2e-4  # learning rate of psi* (and the fallback of the other groups)
+    lr: float = 1e-3  # learning rate of psi* (and the fallback of the other groups)
     lr_update: float = 0.0  # learning rate of phi* (0 falls back to lr)
     lr_embedding: float = 1e-3  # learning rate of the embeddings a_i (0 falls back to lr)
     lr_NNR_f: float = 1e-4  # learning rate of the field model
