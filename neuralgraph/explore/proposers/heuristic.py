@@ -50,7 +50,7 @@ class HeuristicProposer:
                 cfg = dict(parent_cfg)
                 cfg.update({k: str(v) for k, v in prop.changes.items()})
                 taken.append(cfg)
-        return Reply(proposals=proposals, observation=self._observation(ctx))
+        return Reply(proposals=proposals, observation=self._observation(ctx), memory=evidence(ctx))
 
     def propose_slot(self, ctx: Context, slot: Slot, taken: list[dict[str, str]]) -> Proposal:
         rng = random.Random(ctx.seed * 1_000_003 + ctx.state.iteration * 101 + slot.index)
@@ -243,3 +243,34 @@ def _pos(dim: Dimension, text: Any) -> float:
     except (TypeError, ValueError):
         return 0.5
     return dim.to_unit(value)
+
+
+def evidence(ctx: Context, min_support: int = 3, min_effect: float = 0.01) -> dict[str, Any]:
+    """Principles from single-key mutations: a direction that improved the reward in at least
+    three of four cases (ignoring changes below ``min_effect``), with the nodes as evidence;
+    keys never moved become open questions."""
+    votes: dict[str, list[tuple[int, bool]]] = {}
+    for n in ctx.state.nodes.values():
+        parent = ctx.state.nodes.get(n.parent) if n.parent is not None else None
+        if parent is None or n.reward is None or parent.reward is None or len(n.changed) != 1:
+            continue
+        (key, new), = n.changed.items()
+        dim = ctx.space.dims.get(key)
+        effect = n.reward - parent.reward
+        if dim is None or key not in parent.config or abs(effect) < min_effect:
+            continue
+        raised = _pos(dim, new) > _pos(dim, parent.config[key])
+        votes.setdefault(key, []).append((n.id, raised == (effect > 0)))
+    principles = []
+    for key, vs in sorted(votes.items()):
+        ups = [nid for nid, up_helps in vs if up_helps]
+        downs = [nid for nid, up_helps in vs if not up_helps]
+        for word, support in (("raising", ups), ("lowering", downs)):
+            if len(support) >= min_support and len(support) >= 0.75 * len(vs):
+                principles.append(f"{word} {key} improved {ctx.state.reward_key} in "
+                                  f"{len(support)}/{len(vs)} single-key mutations (nodes "
+                                  f"{', '.join(map(str, support))})")
+    moved = {k for n in ctx.state.nodes.values() for k in n.changed}
+    untested = [k for k in ctx.space.dims if k not in moved]
+    questions = [f"untested so far: {', '.join(untested)}"] if untested else []
+    return {"principles": principles, "open_questions": questions}
