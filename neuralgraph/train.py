@@ -53,6 +53,8 @@ def validate_training(t: DictConfig) -> None:
     for key in ("batch_size", "n_epochs", "data_augmentation_loop"):
         if t[key] <= 0:
             raise ConfigError(f"training.{key}={t[key]} must be positive")
+    if not 0 < t.lr_final_factor <= 1:
+        raise ConfigError(f"training.lr_final_factor={t.lr_final_factor} must be in (0, 1]")
     for key, value in t.items():
         if (key.startswith("lr") or key.startswith("coeff_")) and isinstance(value, (int, float)) and value < 0:
             raise ConfigError(f"training.{key}={value} must be >= 0")
@@ -117,7 +119,12 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         rundir.write_results(run_dir, results)
     rundir.write_metrics(run_dir, summary)
     if cfg.plots and results:
-        family.plot(model, arrays, results, summary, result.history, run_dir / rundir.PLOTS_DIR, cfg)
+        try:
+            family.plot(model, arrays, results, summary, result.history, run_dir / rundir.PLOTS_DIR, cfg)
+        except Exception as err:  # a figure bug must not throw away the trained model and metrics
+            log.warning("plotting failed: %s: %s", type(err).__name__, err)
+            summary["plots_error"] = f"{type(err).__name__}: {err}"
+            rundir.write_metrics(run_dir, summary)
     log.info(
         "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, family.primary_metric, primary,
         summary["status"], summary["training_time_min"],

@@ -65,6 +65,7 @@ def train(
 
     generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
     optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
+    scheduler = make_scheduler(optimizer, tcfg, total)
     result = TrainResult(history={"step": [], "loss": [], "regularization": [], "live": []})
     scale = data.target_scale
     # Running sums stay on the device: one host sync per check, not per step.
@@ -90,6 +91,7 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                scheduler.step()
                 family.after_step(model, tcfg)
                 step += 1
 
@@ -132,6 +134,21 @@ def train(
         result.final_loss = float("nan")
     model.eval()
     return result
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: DictConfig, total: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step multiplier of every group's learning rate.
+
+    cosine: η(t) = η₀ [f + (1 − f)(1 + cos(π t / T)) / 2], f = ``lr_final_factor``.
+    """
+    final = float(tcfg.lr_final_factor)
+    if tcfg.lr_schedule == "cosine":
+        def factor(step: int) -> float:
+            return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    else:
+        def factor(step: int) -> float:
+            return 1.0
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def adam_group(name: str, params: Any, lr: float, fallback: float) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from omegaconf import OmegaConf
 
@@ -87,3 +88,22 @@ def test_divergence_stops_the_run_early():
     assert result.n_steps < steps_per_epoch(100, 2000, 10)
     assert math.isnan(result.final_loss)
     assert np.isfinite(result.history["step"]).all()
+
+
+def test_cosine_schedule_decays_to_the_final_factor():
+    from neuralgraph.trainer import make_scheduler
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=1.0)
+    t = OmegaConf.structured(TrainingBase)
+    t.lr_schedule = "cosine"
+    t.lr_final_factor = 0.1
+    sched = make_scheduler(opt, t, total=100)
+    lrs = []
+    for _ in range(100):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[49] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 50 / 100)))
+    assert lrs[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))

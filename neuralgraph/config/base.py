@@ -17,6 +17,13 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class LRSchedule(str, Enum):
+    """How every learning rate evolves over the run."""
+
+    constant = "constant"
+    cosine = "cosine"  # half-cosine from lr to lr·lr_final_factor: Adam's noise floor drops at the end
+
+
 @dataclass
 class TrainingBase:
     """Keys every family's trainer understands (names as the users' seeds use them)."""
@@ -29,6 +36,8 @@ class TrainingBase:
     data_augmentation_loop: int = 1000
     lr: float = 1e-3  # fallback learning rate for parameters without a group of their own
     lr_embedding: float = 1e-4  # learning rate of the per-node embeddings a_i
+    lr_schedule: LRSchedule = LRSchedule.constant  # constant | cosine (decay to lr_final_factor·lr)
+    lr_final_factor: float = 0.01  # cosine: final learning rate as a fraction of the initial one
     n_checkpoints: int = 10  # evaluations, plots and checkpoints per run (never in the hot loop)
     divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
 

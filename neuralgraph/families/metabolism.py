@@ -22,9 +22,16 @@ Metrics (all in ``analysis.log`` / ``metrics.json``; arrays in ``results.npz``):
 - ``homeostasis_slope_t<T>`` / ``homeostasis_slope_true_t<T>`` — mean over type-T metabolites of
   the slope of a line fitted to MLP_node(c, a_i) over the observed range, against −λ_T; the same
   for ``homeostasis_offset_*`` (value at c = 0) against λ_T·c_base,T.
-- ``test_R2`` / ``test_pearson`` — free rollout of the learned model (same Euler scheme as the
-  simulator) from frame 0 of each held-out run (fresh initial concentrations, same network),
-  scored trace by trace against the noise-free truth and averaged over metabolites and runs.
+- ``test_R2`` / ``test_pearson`` — free rollouts of the learned model (same Euler scheme as the
+  simulator) of ``test_window`` frames, started from the true state at ``test_n_windows`` evenly
+  spaced frames of each held-out run (fresh initial concentrations, same network), scored trace by
+  trace (identity R², Pearson) against the noise-free truth and averaged over metabolites,
+  windows and runs. Windows, because these regimes are chaotic: a relative change of 1e-6 in c(0)
+  decorrelates the truth from itself within a few thousand frames.
+- ``test_R2_full`` / ``test_pearson_full`` — one rollout over the whole held-out run from frame 0.
+- ``rollout_horizon`` — frames until the snapshot R² (over metabolites) of that full rollout first
+  drops below 0.9; ``rollout_horizon_truth`` — the same for the true system started from c(0)
+  perturbed by a relative 1e-6: the predictability limit of the system itself.
 - ``activity_rank`` (= ``activity_rank_99``), ``activity_rank_90`` — effective rank of the
   training concentrations (uncentred SVD).
 """
@@ -79,6 +86,35 @@ def rollout(model: MetabolismGNN, c0: torch.Tensor, n_frames: int, dt: float, su
             for _ in range(substeps):
                 c = torch.clamp(c + h * model.derivative(c), min=0.0, max=1e6)
             c = torch.nan_to_num(c, nan=1e6)
+    return out
+
+
+def horizon(true: np.ndarray, pred: np.ndarray, threshold: float = 0.9) -> int:
+    """Frames until the snapshot R² over nodes first drops below ``threshold`` (length if never)."""
+    for t in range(true.shape[0]):
+        if r2_score(true[t], pred[t]) < threshold:
+            return t
+    return int(true.shape[0])
+
+
+def truth_rollout(arrays: Mapping[str, np.ndarray], sim_cfg: DictConfig, c0: np.ndarray, rel: float = 1e-6) -> np.ndarray:
+    """The true system from c0·(1 + rel·ξ): how fast the truth forgets its own initial state."""
+    net = sim.Network(arrays["S"].astype(np.float64), arrays["sub_met"], arrays["sub_rxn"],
+                      arrays["sub_s"].astype(np.float64))
+    types = arrays["types"]
+    lam, base = arrays["homeostatic_lambda"][types], arrays["homeostatic_baseline"][types]
+    rate_mlp = None
+    if "rate_mlp_w1" in arrays:
+        rate_mlp = sim.RateMLP.from_arrays(arrays)
+    h = float(sim_cfg.delta_t) / int(sim_cfg.substeps)
+    flux_dt = h if sim_cfg.flux_limit else None
+    xi = np.random.default_rng(0).standard_normal(c0.shape)
+    c = (c0.astype(np.float64) * (1 + rel * xi))[None]
+    out = np.empty((arrays["x"].shape[1], c0.shape[0]))
+    for t in range(out.shape[0]):
+        out[t] = c[0]
+        for _ in range(int(sim_cfg.substeps)):
+            c = np.maximum(c + h * sim.derivative(c, net, 10.0 ** arrays["log_k"], lam, base, rate_mlp, flux_dt), 0.0)
     return out
 
 
@@ -202,13 +238,24 @@ class MetabolismFamily(Family):
             metrics[f"homeostasis_offset_t{tt}"] = float(np.mean(offsets[sel]))
             metrics[f"homeostasis_offset_true_t{tt}"] = float(lam[tt] * base[tt])
 
-        # Free rollout on held-out runs (or the training run when none were simulated).
+        # Free rollouts on held-out runs (or the training run when none were simulated).
         runs = list(range(1, arrays["x"].shape[0])) or [0]
         x_true = arrays["x_clean"][runs]
-        c0 = torch.as_tensor(x_true[:, 0], device=device)
-        pred = rollout(model, c0, x_true.shape[1] - 1, float(sim_cfg.delta_t), int(sim_cfg.substeps)).cpu().numpy()
-        metrics["test_R2"] = float(np.mean([trace_r2(x_true[r], pred[r]) for r in range(len(runs))]))
-        metrics["test_pearson"] = float(np.mean([trace_pearson(x_true[r], pred[r]) for r in range(len(runs))]))
+        dt, substeps = float(sim_cfg.delta_t), int(sim_cfg.substeps)
+        n_states = x_true.shape[1]
+        window = min(int(cfg.training.test_window), n_states - 1)
+        starts = np.linspace(0, n_states - 1 - window, max(1, int(cfg.training.test_n_windows))).astype(int)
+        c0 = torch.as_tensor(x_true[:, starts].reshape(-1, x_true.shape[2]), device=device)
+        windows = rollout(model, c0, window, dt, substeps).cpu().numpy().reshape(len(runs), len(starts), window + 1, -1)
+        truth_windows = np.stack([[x_true[r, s0 : s0 + window + 1] for s0 in starts] for r in range(len(runs))])
+        pairs = [(truth_windows[r, w], windows[r, w]) for r in range(len(runs)) for w in range(len(starts))]
+        metrics["test_R2"] = float(np.mean([trace_r2(t_, p_) for t_, p_ in pairs]))
+        metrics["test_pearson"] = float(np.mean([trace_pearson(t_, p_) for t_, p_ in pairs]))
+        pred = rollout(model, torch.as_tensor(x_true[:, 0], device=device), n_states - 1, dt, substeps).cpu().numpy()
+        metrics["test_R2_full"] = float(np.mean([trace_r2(x_true[r], pred[r]) for r in range(len(runs))]))
+        metrics["test_pearson_full"] = float(np.mean([trace_pearson(x_true[r], pred[r]) for r in range(len(runs))]))
+        metrics["rollout_horizon"] = horizon(x_true[0], pred[0])
+        metrics["rollout_horizon_truth"] = horizon(x_true[0], truth_rollout(arrays, sim_cfg, x_true[0, 0]))
         metrics["activity_rank"] = int(arrays["activity_rank_99"])
         metrics["activity_rank_90"] = int(arrays["activity_rank_90"])
         metrics["activity_rank_99"] = int(arrays["activity_rank_99"])
@@ -221,6 +268,7 @@ class MetabolismFamily(Family):
             "homeostasis_slope": slopes, "homeostasis_offset": offsets,
             "mlp_sub_c": g, "mlp_sub_s": s_np, "mlp_sub_f": f, "mlp_node_c": g, "mlp_node_f": node,
             "rollout_true": x_true[0], "rollout_pred": pred[0],
+            "c_observed_min": x_train.min(axis=0), "c_observed_max": x_train.max(axis=0),
         }
         return metrics, results
 

@@ -39,15 +39,17 @@ def plot_homeostasis(results: Mapping[str, np.ndarray], path: Path) -> None:
     lam, base = results["homeostatic_lambda"], results["homeostatic_baseline"]
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = plt.cm.tab10(np.arange(len(lam)) % 10)
+    lo, hi = results["c_observed_min"], results["c_observed_max"]
     for i in range(node.shape[0]):
-        ax.plot(c, node[i], color=colors[types[i]], lw=0.5, alpha=0.4)
+        seen = (c >= lo[i]) & (c <= hi[i])  # each curve only where that metabolite was observed
+        ax.plot(c[seen], node[i, seen], color=colors[types[i]], lw=0.6, alpha=0.5)
     for t in range(len(lam)):
         ax.plot(c, -lam[t] * (c - base[t]), color=colors[t], ls="--", lw=2,
                 label=f"type {t}: −{lam[t]:g}(c − {base[t]:g})")
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("concentration c")
     ax.set_ylabel("MLP_node(c, a_i)")
-    ax.set_title("homeostasis: learned (thin, per metabolite) vs true (dashed)")
+    ax.set_title("homeostasis: learned (thin, per metabolite, observed range) vs true (dashed)", fontsize=9)
     ax.legend(fontsize=8)
     save(fig, path)
 

@@ -117,6 +117,14 @@ class RateMLP:
         self.b2 = rng.normal(0, 0.1, size=hidden)
         self.w3 = rng.normal(0, 1.0 / np.sqrt(hidden), size=(hidden, 1))
 
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "RateMLP":
+        """Rebuild the truth's rate law from a dataset's saved ``rate_mlp_*`` arrays."""
+        mlp = cls.__new__(cls)
+        for name in ("w1", "b1", "w2", "b2", "w3"):
+            setattr(mlp, name, np.asarray(arrays[f"rate_mlp_{name}"], dtype=np.float64))
+        return mlp
+
     def params(self) -> dict[str, np.ndarray]:
         return {f"rate_mlp_{k}": v for k, v in vars(self).items()}
 
