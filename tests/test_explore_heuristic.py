@@ -103,7 +103,7 @@ def test_evidence_turns_consistent_moves_into_principles():
     s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.lr_k": "0.002"}, 0.4, 0.5),
                     (3, 2, {"training.lr_k": "0.004"}, 0.5, 0.6),
                     (4, 1, {"training.lr_k": "0.0005"}, 0.2, 0.3)])
-    mem = evidence(ctx(s, []))
+    mem = evidence(s, SPACE)
     assert mem["principles"] == ["raising training.lr_k improved R2 in 3/3 single-key mutations "
                                  "(nodes 2, 3, 4)"]
     assert "training.lr_sub" in mem["open_questions"][0]

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import render
 from .prompt import build_prompt, load_instructions
 from .proposers import Context, HeuristicProposer, ProposerError, Reply, Slot, make_proposer
+from .proposers.heuristic import evidence
 from .space import SearchSpace, parse_space
 from .tree import (STATE_FILE, BlockSummary, LLMCall, Node, Run, TreeState, load_state,
                    save_state)
@@ -412,6 +413,11 @@ class Explorer:
         text = "".join(render.analysis_entry(state, node, run, nxt, state.last_visual)
                        for node, run in new)
         state.logged_iterations.extend(r.iteration for _, r in new)
+        if isinstance(self.proposer, HeuristicProposer):
+            # Without an LLM, the memory's principles are the evidence the tree holds so far.
+            found = evidence(state, self.regime_info(self._block_regime_arg(state)).space)
+            state.memory.principles = found["principles"]
+            state.memory.open_questions = found["open_questions"]
         render.append_text(self.analysis_path, text)
         self._write(state)
 

@@ -25,7 +25,8 @@ from collections import Counter
 from typing import Any, Optional
 
 from ..config import HeuristicConf
-from ..space import Dimension
+from ..space import Dimension, SearchSpace
+from ..tree import TreeState
 from ..validate import ProposalError, check_proposal
 from .base import Context, Proposal, Reply, Slot
 
@@ -50,7 +51,8 @@ class HeuristicProposer:
                 cfg = dict(parent_cfg)
                 cfg.update({k: str(v) for k, v in prop.changes.items()})
                 taken.append(cfg)
-        return Reply(proposals=proposals, observation=self._observation(ctx), memory=evidence(ctx))
+        return Reply(proposals=proposals, observation=self._observation(ctx),
+                     memory=evidence(ctx.state, ctx.space))
 
     def propose_slot(self, ctx: Context, slot: Slot, taken: list[dict[str, str]]) -> Proposal:
         rng = random.Random(ctx.seed * 1_000_003 + ctx.state.iteration * 101 + slot.index)
@@ -245,17 +247,18 @@ def _pos(dim: Dimension, text: Any) -> float:
     return dim.to_unit(value)
 
 
-def evidence(ctx: Context, min_support: int = 3, min_effect: float = 0.01) -> dict[str, Any]:
+def evidence(state: TreeState, space: SearchSpace, min_support: int = 3,
+             min_effect: float = 0.01) -> dict[str, Any]:
     """Principles from single-key mutations: a direction that improved the reward in at least
     three of four cases (ignoring changes below ``min_effect``), with the nodes as evidence;
     keys never moved become open questions."""
     votes: dict[str, list[tuple[int, bool]]] = {}
-    for n in ctx.state.nodes.values():
-        parent = ctx.state.nodes.get(n.parent) if n.parent is not None else None
+    for n in state.nodes.values():
+        parent = state.nodes.get(n.parent) if n.parent is not None else None
         if parent is None or n.reward is None or parent.reward is None or len(n.changed) != 1:
             continue
         (key, new), = n.changed.items()
-        dim = ctx.space.dims.get(key)
+        dim = space.dims.get(key)
         effect = n.reward - parent.reward
         if dim is None or key not in parent.config or abs(effect) < min_effect:
             continue
@@ -267,10 +270,10 @@ def evidence(ctx: Context, min_support: int = 3, min_effect: float = 0.01) -> di
         downs = [nid for nid, up_helps in vs if not up_helps]
         for word, support in (("raising", ups), ("lowering", downs)):
             if len(support) >= min_support and len(support) >= 0.75 * len(vs):
-                principles.append(f"{word} {key} improved {ctx.state.reward_key} in "
+                principles.append(f"{word} {key} improved {state.reward_key} in "
                                   f"{len(support)}/{len(vs)} single-key mutations (nodes "
                                   f"{', '.join(map(str, support))})")
-    moved = {k for n in ctx.state.nodes.values() for k in n.changed}
-    untested = [k for k in ctx.space.dims if k not in moved]
+    moved = {k for n in state.nodes.values() for k in n.changed}
+    untested = [k for k in space.dims if k not in moved]
     questions = [f"untested so far: {', '.join(untested)}"] if untested else []
     return {"principles": principles, "open_questions": questions}
