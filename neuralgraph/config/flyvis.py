@@ -1,0 +1,126 @@
+"""Schemas of the fly visual system family (flyvis): simulation, model and training.
+
+Connectome data: ``fib25-fib19_v2.2.json`` from the flyvis package (Lappalainen et al., Nature 2024;
+TuragaLab/flyvis, MIT licence), read without importing flyvis (see ``neuralgraph/simulate/flyvis.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import List
+
+
+class FieldType(str, Enum):
+    """What the model knows about the visual input to R1–R8."""
+
+    given = "given"  # the true stimulus is fed to f_theta
+    visual = "visual"  # unknown: a SIREN field Omega(x, y, t) is learned in its place
+
+
+class WInit(str, Enum):
+    """Initial per-edge weights."""
+
+    zeros = "zeros"  # W = 0 (old NeuralGraph)
+    randn_scaled = "randn_scaled"  # W ~ N(0, 1) * W_init_scale / sqrt(n_edges)
+
+
+class EmbeddingInit(str, Enum):
+    """Initial per-neuron embeddings a_i."""
+
+    ones = "ones"  # all ones (reference)
+    random = "random"  # N(1, 0.1)
+
+
+class ClusterMethod(str, Enum):
+    """Clustering used for cluster_accuracy."""
+
+    kmeans = "kmeans"  # k-means on standardised features, k = n_clusters
+    gmm = "gmm"  # Gaussian mixture, n_clusters components
+
+
+@dataclass
+class FlyVisSimulation:
+    """tau_i dv_i/dt = -v_i + V_rest_i + sum_j W_ij ReLU(v_j) + I_i(t) on the optic-lobe connectome."""
+
+    family: str = "flyvis"  # which simulator/model/evaluator family this block belongs to
+    seed: int = 42  # seeds the ground truth, the stimuli and the noise
+    connectome_file: str = ""  # path to fib25-fib19_v2.2.json; empty = the copy inside the flyvis wheel
+    extent: int = 8  # hexagonal column radius: 3e(e+1)+1 columns (8 -> 217 columns, 13,741 neurons)
+    n_syn_fill: float = 1.0  # synapses assumed at gaps inside a filter's convex hull (flyvis default)
+    tau_min: float = 0.05  # tau per type ~ log-uniform[tau_min, tau_max] (seconds)
+    tau_max: float = 0.25
+    v_rest_mean: float = 0.5  # V_rest per type ~ Normal(v_rest_mean, v_rest_std)
+    v_rest_std: float = 0.3
+    strength_median: float = 0.01  # per type-pair strength ~ LogNormal(log median, strength_log_std)
+    strength_log_std: float = 0.5
+    max_gain: float = 0.9  # strengths are scaled down so that the spectral radius of |W| <= max_gain
+    input_gain: float = 1.0  # I = input_gain * luminance on R1-R8 of each column
+    stimuli: List[str] = field(default_factory=lambda: ["flash", "edge", "bar", "grating", "noise"])  # training kinds
+    test_stimuli: List[str] = field(default_factory=list)  # kinds of the held-out movie (empty = stimuli)
+    segment_frames: int = 50  # frames per stimulus segment (1 s at delta_t 0.02)
+    contrast: float = 0.5  # maximal luminance deviation from grey 0.5
+    n_frames: int = 64000  # stored training frames
+    n_test_frames: int = 500  # held-out frames (noise-free) for test_R2 / test_pearson
+    n_burn_in: int = 100  # Euler steps from v = V_rest that are discarded
+    delta_t: float = 0.02  # Euler step (s)
+    noise_model_level: float = 0.05  # std of Gaussian process noise added to v after each step
+
+
+@dataclass
+class FlyVisModel:
+    """dv_i/dt = f_theta(v_i, a_i, sum_j W_ij g_phi(v_j, a_j)^2, e_i)."""
+
+    family: str = "flyvis"
+    embedding_dim: int = 2  # per-neuron embedding a_i
+    embedding_init: EmbeddingInit = EmbeddingInit.ones  # initial a_i
+    hidden_dim: int = 64  # g_phi (lin_edge) width
+    n_layers: int = 3  # g_phi linear layers
+    hidden_dim_update: int = 64  # f_theta (lin_phi) width
+    n_layers_update: int = 3  # f_theta linear layers
+    g_phi_positive: bool = True  # square g_phi so messages have the sign of W
+    W_init: WInit = WInit.randn_scaled  # initial per-edge W
+    W_init_scale: float = 1.0  # scale of randn_scaled
+    n_extra_null_edges: int = 0  # extra random edges with true W = 0 (sparsity test)
+    field_type: FieldType = FieldType.given  # given stimulus, or a learned SIREN field
+    omega_f: float = 30.0  # SIREN first/hidden layer frequency
+    hidden_dim_nnr_f: int = 128  # SIREN width
+    n_layers_nnr_f: int = 3  # SIREN hidden layers
+    nnr_f_T_period: float = 64000.0  # frames per 2*pi of the SIREN's time input
+    nnr_f_xy_period: float = 1.0  # lattice extent per 2*pi of the SIREN's space input (in lattice radii)
+
+
+@dataclass
+class FlyVisTraining:
+    """Training keys with the seed's names (flyvis regime)."""
+
+    seed: int = 42  # training seed: model init and frame sampling
+    n_epochs: int = 1  # passes of n_iter steps each
+    batch_size: int = 1  # frames per gradient step
+    data_augmentation_loop: int = 20  # step multiplier: n_iter = n_frames * dal / batch_size * 0.2
+    lr: float = 1e-3  # learning rate of f_theta and g_phi (lin_phi, lin_edge)
+    lr_W: float = 6e-4  # learning rate of the per-edge W
+    lr_emb: float = 1.5e-3  # learning rate of the embeddings a_i (0 falls back to lr)
+    lr_siren: float = 1e-5  # learning rate of the SIREN field (0 falls back to lr)
+    coeff_W_L1: float = 3e-5  # L1 on W (sum |W|), annealed by 1 - exp(-W_L1_rate * (epoch + 1))
+    W_L1_rate: float = 0.5  # annealing rate of coeff_W_L1 per epoch
+    coeff_W_L2: float = 0.0  # L2 on W (sum W^2)
+    coeff_edge_diff: float = 100.0  # g_phi^2 monotone in v: mean relu(g(v) - g(v + dv)) on a grid
+    coeff_edge_norm: float = 1.0  # g_phi(v)^2 ~ v at v = 1 (pins the W <-> g_phi scale)
+    coeff_edge_weight_L1: float = 0.0  # L1 on g_phi's weights
+    coeff_edge_weight_L2: float = 0.0  # L2 on g_phi's weights
+    coeff_phi_weight_L1: float = 0.0  # L1 on f_theta's weights
+    coeff_phi_weight_L2: float = 0.0  # L2 on f_theta's weights
+    normalize_targets: bool = True  # weigh each neuron's squared error by 1/var(dv_i/dt)
+    n_checkpoints: int = 4  # checkpoints per run (never in the hot loop)
+    divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
+    cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
+    n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
+    n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
+
+
+SCHEMAS = {
+    ("schema/simulation", "flyvis"): FlyVisSimulation,
+    ("schema/model", "flyvis"): FlyVisModel,
+    ("schema/training", "flyvis"): FlyVisTraining,
+}

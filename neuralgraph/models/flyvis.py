@@ -1,0 +1,122 @@
+r"""GNN mirroring the fly visual system on the known connectome.
+
+    dv_i/dt = f_θ(v_i, a_i, m_i, e_i),     m_i = Σ_{j→i} W_ji · g_φ(v_j, a_j)²
+
+- ``W`` — one learnable weight per known synapse (the edge list is given), plus optional extra
+  "null" edges whose true weight is 0;
+- ``a`` — a learned embedding per neuron (2-D by default), shared by f_θ and g_φ: neurons of a
+  cell type should end up together;
+- g_φ (``lin_edge``) depends on the sender only, so it is evaluated once per neuron and gathered
+  onto the edges; squared, it is non-negative and messages take the sign of W (the truth is
+  ReLU(v_j));
+- messages are summed per receiver with ``index_add_`` — no per-edge MLP, no graph objects;
+- f_θ (``lin_phi``) is evaluated once per neuron; the truth is (−v + V_rest + m + e)/τ;
+- e_i is the visual input of R1–R8 (0 elsewhere): the true luminance when it is given, or a SIREN
+  field Ω(x, y, t)² over the photoreceptor columns when it is treated as unknown.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from neuralgraph.models.mlp import MLP
+from neuralgraph.models.siren import Siren
+
+
+class FlyVisGNN(nn.Module):
+    def __init__(
+        self,
+        n_neurons: int,
+        edge_src: torch.Tensor,
+        edge_tgt: torch.Tensor,
+        input_nodes: torch.Tensor,
+        input_col: torch.Tensor,
+        column_xy: torch.Tensor,
+        embedding_dim: int = 2,
+        embedding_init: str = "ones",
+        hidden_dim: int = 64,
+        n_layers: int = 3,
+        hidden_dim_update: int = 64,
+        n_layers_update: int = 3,
+        g_phi_positive: bool = True,
+        W_init: str = "randn_scaled",
+        W_init_scale: float = 1.0,
+        learn_field: bool = False,
+        omega_f: float = 30.0,
+        hidden_dim_nnr_f: int = 128,
+        n_layers_nnr_f: int = 3,
+        nnr_f_T_period: float = 64000.0,
+        nnr_f_xy_period: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.n_neurons = int(n_neurons)
+        self.register_buffer("edge_src", edge_src.long())
+        self.register_buffer("edge_tgt", edge_tgt.long())
+        self.register_buffer("input_nodes", input_nodes.long())
+        self.register_buffer("input_col", input_col.long())
+        radius = float(column_xy.abs().max().clamp_min(1.0))
+        self.register_buffer("column_xy", column_xy.float() / (radius * nnr_f_xy_period))
+        self.n_columns = int(column_xy.shape[0])
+        n_edges = int(edge_src.shape[0])
+        if W_init == "zeros":
+            w0 = torch.zeros(n_edges)
+        else:
+            w0 = torch.randn(n_edges) * W_init_scale / math.sqrt(max(n_edges, 1))
+        self.W = nn.Parameter(w0)
+        if embedding_init == "ones":
+            a0 = torch.ones(n_neurons, embedding_dim)
+        else:
+            a0 = 1.0 + 0.1 * torch.randn(n_neurons, embedding_dim)
+        self.a = nn.Parameter(a0)
+        self.g_phi_positive = g_phi_positive
+        self.lin_edge = MLP(1 + embedding_dim, 1, hidden_dim, n_layers, "relu")
+        self.lin_phi = MLP(3 + embedding_dim, 1, hidden_dim_update, n_layers_update, "tanh")
+        self.learn_field = learn_field
+        self.t_scale = 2 * math.pi / float(nnr_f_T_period)
+        self.field = (
+            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f, out_scale=1.0)
+            if learn_field else None
+        )
+
+    # pieces ------------------------------------------------------------------------------------
+    def g(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """g_φ(v, a) (squared when ``g_phi_positive``); v (..., N), a (N, d) broadcast → (..., N)."""
+        a = a.expand(*v.shape, a.shape[-1])
+        out = self.lin_edge(torch.cat([v.unsqueeze(-1), a], dim=-1))[..., 0]
+        return out * out if self.g_phi_positive else out
+
+    def f(self, v: torch.Tensor, a: torch.Tensor, msg: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """f_θ(v, a, m, e) per neuron; all (..., N) except a (N, d)."""
+        a = a.expand(*v.shape, a.shape[-1])
+        return self.lin_phi(torch.cat([v.unsqueeze(-1), a, msg.unsqueeze(-1), e.unsqueeze(-1)], dim=-1))[..., 0]
+
+    def messages(self, v: torch.Tensor) -> torch.Tensor:
+        """m (B, N) = Σ_{j→i} W · g_φ(v_j, a_j)²: g per neuron, gathered per edge, summed per receiver."""
+        g = self.g(v, self.a)
+        contrib = g[:, self.edge_src] * self.W
+        return torch.zeros_like(v).index_add_(1, self.edge_tgt, contrib)
+
+    def field_values(self, frames: torch.Tensor) -> torch.Tensor:
+        """Ω(x, y, t)² at every photoreceptor column: (B,) frame numbers → (B, n_columns)."""
+        t = frames.float().unsqueeze(-1).unsqueeze(-1) * self.t_scale
+        xy = self.column_xy.unsqueeze(0).expand(frames.shape[0], -1, -1)
+        inp = torch.cat([xy, t.expand(-1, self.n_columns, 1)], dim=-1)
+        out = self.field(inp)[..., 0]
+        return out * out
+
+    def external_input(self, luminance: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """e (B, N): the column luminance (B, n_col) on R1–R8, 0 elsewhere."""
+        e = torch.zeros_like(v)
+        e[:, self.input_nodes] = luminance[:, self.input_col]
+        return e
+
+    def derivative(self, v: torch.Tensor, luminance: torch.Tensor) -> torch.Tensor:
+        return self.f(v, self.a, self.messages(v), self.external_input(luminance, v))
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        v = batch["x"]
+        lum = self.field_values(batch["frame"]) if self.learn_field else batch["stimulus"]
+        return self.derivative(v, lum)
