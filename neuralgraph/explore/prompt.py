@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .proposers.base import Slot
-from .render import classify, num, short_config
+from .render import classify, metric_line, short_config
 from .space import SearchSpace
 from .tree import TreeState
 
@@ -118,8 +118,7 @@ def _recent(state: TreeState, limit: int = 8) -> str:
         return "(none yet)"
     lines = []
     for node, run in done:
-        metrics = ", ".join(f"{k}={num(v)}" for k, v in run.metrics.items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool))
+        metrics = metric_line(run.metrics, state.reward_key)
         line = (f"Iter {run.iteration} node {node.id} [{classify(None, run)}]: "
                 f"{node.mutation or node.strategy or 'base'} -> {metrics or 'no metrics'}")
         if run.error:

@@ -94,13 +94,10 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     mode = f"Mode/Strategy: {strategy} ({node.proposer})"
     if node.rationale and not is_replicate:
         mode += f" — {node.rationale}"
-    metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    first = [state.reward_key] + [k for k in PREFERRED_METRICS if k != state.reward_key]
-    order = [k for k in first if k in metrics] + [k for k in metrics if k not in first]
-    metric_text = ", ".join(f"{k}={num(metrics[k])}" for k in order[:_SHOWN_METRICS] if k in metrics)
+    metric_text = metric_line(run.metrics, state.reward_key)
     if run.status == "failed":
         metric_text = f"{state.reward_key}=FAILED ({run.error.splitlines()[-1][:200] if run.error else 'no error text'})"
-    elif state.reward_key not in metrics:
+    elif state.reward_key not in run.metrics:
         metric_text += f" ({state.reward_key} missing: reward {num(run.reward)})"
     seed = f", seed={run.seed}" if run.seed is not None else ""
     lines = [
@@ -119,6 +116,14 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     lines.append(f"Observation: {observe(state, node, run)}")
     lines.append(f"Next: parent={'root' if next_parent is None else next_parent}")
     return "\n".join(lines) + "\n\n"
+
+
+def metric_line(metrics: dict[str, Any], reward_key: str, limit: int = _SHOWN_METRICS) -> str:
+    """``k=v, ...`` for the numeric metrics, the reward and the seeds' usual ones first."""
+    numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    first = [reward_key] + [k for k in PREFERRED_METRICS if k != reward_key]
+    order = [k for k in first if k in numeric] + [k for k in numeric if k not in first]
+    return ", ".join(f"{k}={num(numeric[k])}" for k in order[:limit])
 
 
 def observe(state: TreeState, node: Node, run: Run) -> str:
