@@ -13,6 +13,8 @@ APP = Path(__file__).resolve().parent / "explore_app" / "app.py"
 def app_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    # One thread per job: CI machines are small and jobs may run side by side (joblib).
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.update(extra or {})
     return env
 

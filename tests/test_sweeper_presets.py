@@ -22,6 +22,7 @@ def cfg_for():
 
 
 def test_slurm_gpu_preset(cfg_for):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     launcher = cfg_for("hydra/launcher=slurm_gpu").hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher") and launcher.gpus_per_node == 1
 
