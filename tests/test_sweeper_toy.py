@@ -193,3 +193,12 @@ def test_command_line_sweep_argument_joins_the_space(tmp_path):
               if o.startswith("training.lr_k=")]
     assert len(values) == 4 and all(1e-4 <= v <= 5e-4 for v in values)  # the root is clipped in
 
+
+
+def test_submitit_local_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep = tmp_path / "sweep"
+    run_app(sweep, "hydra/launcher=submitit_local", "hydra.sweeper.n_iterations=4",
+            "hydra.sweeper.n_parallel=2")
+    assert [r["status"] for r in runs(sweep)] == ["completed"] * 4
+    assert (sweep / ".submitit").is_dir()
