@@ -347,6 +347,8 @@ class Explorer:
                 overrides.append(f"{self.conf.seed_key}={seed}")
             run = Run(iteration=state.iteration, job_idx=-1, seed=seed if seed is not None else info.seed,
                       overrides=overrides)
+            if cand.replicate_of is not None:
+                run.note = "; ".join(x for x in (cand.rationale, cand.rule, cand.fallback) if x)
             node.runs.append(run)
             runs.append((node, run))
         self._execute(state, runs)

@@ -90,10 +90,12 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     node_line = f"Node: id={node.id}, parent={parent}"
     if is_replicate:
         node_line = f"Node: id={node.id} (replicate {replicate_no}, seed={run.seed}), parent={parent}"
-    strategy = "replicate" if is_replicate else (node.strategy or "-")
-    mode = f"Mode/Strategy: {strategy} ({node.proposer})"
-    if node.rationale and not is_replicate:
-        mode += f" — {node.rationale}"
+    if is_replicate:
+        mode = "Mode/Strategy: replicate" + (f" — {run.note}" if run.note else "")
+    else:
+        mode = f"Mode/Strategy: {node.strategy or '-'} ({node.proposer})"
+        if node.rationale:
+            mode += f" — {node.rationale}"
     metric_text = metric_line(run.metrics, state.reward_key)
     if run.status == "failed":
         metric_text = f"{state.reward_key}=FAILED ({run.error.splitlines()[-1][:200] if run.error else 'no error text'})"
@@ -110,8 +112,11 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     if visual:
         lines.append(f"Visual: {visual}")
     lines.append(f"Mutation: {'none (replicate)' if is_replicate else (node.mutation or 'none (block root)')}")
-    lines.append(f"Parent rule: {node.parent_rule or '-'}")
-    if node.fallback:
+    if is_replicate:
+        lines.append(f"Parent rule: re-run node {node.id}'s config with seed {run.seed}")
+    else:
+        lines.append(f"Parent rule: {node.parent_rule or '-'}")
+    if node.fallback and not is_replicate:
         lines.append(f"Fallback: {node.fallback}")
     lines.append(f"Observation: {observe(state, node, run)}")
     lines.append(f"Next: parent={'root' if next_parent is None else next_parent}")

@@ -36,6 +36,7 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     working_dir: str = ""
+    note: str = ""  # for a replicate: why it was run (its node keeps the first run's rationale)
 
 
 @dataclass
