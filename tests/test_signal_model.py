@@ -109,7 +109,8 @@ def test_param_groups_and_learning_rates(tiny_arrays):
 def test_every_regulariser_is_finite_and_differentiable(tiny_arrays):
     coeffs = dict(coeff_W_L1=1e-3, coeff_W_L2=1e-3, coeff_edge_diff=1.0, coeff_edge_norm=1.0, coeff_phi_zero=1.0,
                   coeff_update_diff=1.0, coeff_edge_weight_L1=1e-3, coeff_edge_weight_L2=1e-3,
-                  coeff_phi_weight_L1=1e-3, coeff_phi_weight_L2=1e-3, coeff_W_sign=1.0)
+                  coeff_phi_weight_L1=1e-3, coeff_phi_weight_L2=1e-3, coeff_W_sign=1.0,
+                  W_sign_start_epoch=0.0)
     cfg = cfg_of(model={"update_type": "generic"}, training=coeffs)
     model, data = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
     batch = data.batch(torch.arange(8))
@@ -134,10 +135,21 @@ def test_dale_sign_term_penalises_only_minority_entries():
     model = SignalGNN(3, x_scale=1.0)
     with torch.no_grad():
         model.W.copy_(torch.tensor([[0.0, -1.0, 2.0], [1.0, 0.0, -0.5], [3.0, -2.0, 0.0]]))
-    t = OmegaConf.structured(SignalTraining(coeff_W_L1=0.0, coeff_W_sign=1.0))
+    t = OmegaConf.structured(SignalTraining(coeff_W_L1=0.0, coeff_W_sign=1.0, W_sign_start_epoch=0.0))
     terms = FAM.regularizers(model, {"x": torch.zeros(1, 3)}, None, t, epoch=0)
     # Column sums: +4, -3, +1.5 → minority entries: none in col 0, none in col 1, -0.5 in col 2.
     assert terms["W_sign"].item() == pytest.approx(0.5 / 9)
+
+
+def test_dale_sign_term_starts_part_way(tiny_arrays):
+    cfg = cfg_of(training={"coeff_W_sign": 1.0, "W_sign_start_epoch": 0.5, "batch_size": 4,
+                           "data_augmentation_loop": 10})
+    model, data = FAM.build(tiny_arrays, cfg, torch.device("cpu"))
+    n_iter = FAM._steps_per_epoch  # 61 frames * 10 // 4 * 0.2 = 30
+    assert n_iter == 30
+    batch = data.batch(torch.arange(4))
+    seen = [("W_sign" in FAM.regularizers(model, batch, None, cfg.training, epoch=0)) for _ in range(n_iter - 1)]
+    assert not any(seen[:14]) and all(seen[14:])
 
 
 def test_after_step_keeps_the_diagonal_zero(tiny_arrays):
@@ -158,3 +170,44 @@ def test_build_passes_the_input_and_scales_targets():
     assert model.input_mode == "additive"
     assert data.target_scale.shape == (8,)
     assert data.target_scale[0].item() == pytest.approx(float(arrays["du"].std(ddof=1)), rel=1e-5)
+
+
+@pytest.mark.parametrize("field_model", ["low_rank", "siren"])
+def test_learned_field_is_trained_and_scored(field_model):
+    from neuralgraph.trainer import train
+
+    sim = {"n_neurons": 10, "n_frames": 100, "external_input_type": "visual", "external_input_mode": "multiplicative",
+           "image_width": 2, "n_images": 4}
+    arrays = S.simulate(OmegaConf.structured(SignalSimulation(**sim)))
+    cfg = cfg_of(sim=sim, model={"field_model": field_model, "hidden_dim": 8, "hidden_dim_update": 8,
+                                 "field_hidden_dim": 16, "field_rank": 2},
+                 training={"data_augmentation_loop": 20, "n_rollout_frames": 20, "lr_NNR_f": 1e-2})
+    torch.manual_seed(0)
+    model, data = FAM.build(arrays, cfg, torch.device("cpu"))
+    assert "e" not in data.extras  # the model must infer the input
+    assert model.field.n_input == 4
+    before = model.field(torch.arange(100)).detach().clone()
+    result = train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+    assert result.status == "ok"
+    assert not torch.allclose(before, model.field(torch.arange(100)).detach())
+    metrics, results = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))
+    assert np.isfinite(metrics["field_R2"]) and 0 <= metrics["field_R2"] <= 1
+    assert results["e_learned"].shape == arrays["e"].shape
+
+
+def test_evaluate_with_true_input_and_types():
+    from neuralgraph.trainer import train
+
+    sim = {"signal_model_name": "PDE_N4", "n_neurons": 12, "n_neuron_types": 2, "n_frames": 100, "delta_t": 0.05,
+           "params": [[1.0, 0.0, 4.0, 1.0, 1.0, 0.0], [2.0, 0.0, 4.0, 2.0, 2.0, 0.0]],
+           "external_input_type": "oscillatory"}
+    arrays = S.simulate(OmegaConf.structured(SignalSimulation(**sim)))
+    cfg = cfg_of(sim=sim, model={"hidden_dim": 8, "hidden_dim_update": 8},
+                 training={"data_augmentation_loop": 10, "n_rollout_frames": 30})
+    model, data = FAM.build(arrays, cfg, torch.device("cpu"))
+    train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+    metrics, results = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))
+    assert {"cluster_accuracy", "n_clusters", "test_R2", "test_pearson"} <= set(metrics)
+    assert results["rollout_true"].shape == (31, 12)
+    # The noise-free re-simulation from frame 0 reproduces the (noise-free) data.
+    np.testing.assert_allclose(results["rollout_true"], arrays["u"][:31], rtol=1e-3, atol=1e-3)

@@ -176,7 +176,7 @@ class SignalTraining(TrainingBase):
     # Dale sign consistency: mean over entries of relu(-s_j W_ij) where s_j is the (detached)
     # sign of presynaptic column j's sum; pulls minority-sign entries of each column to zero.
     coeff_W_sign: float = 0.0
-    W_sign_start_epoch: int = 0  # first epoch where coeff_W_sign is applied
+    W_sign_start_epoch: float = 0.5  # training progress, in epochs (fractions allowed), where coeff_W_sign starts
     normalize_targets: bool = True  # divide the residual by the global std of du/dt
     n_rollout_frames: int = 1000  # free rollout length for test_R2 / test_pearson
     rollout_every: int = 10  # test_R2 compares snapshots every this many frames

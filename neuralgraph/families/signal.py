@@ -48,7 +48,7 @@ from neuralgraph.metrics.rollout import rollout_r2
 from neuralgraph.metrics.traces import trace_pearson
 from neuralgraph.models.signal import InputField, SignalGNN
 from neuralgraph.simulate import signal as sim_signal
-from neuralgraph.trainer import adam_group
+from neuralgraph.trainer import adam_group, steps_per_epoch
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,8 @@ def phi_curves(model: SignalGNN, xs: np.ndarray) -> np.ndarray:
 class SignalFamily(Family):
     name = "signal"
     primary_metric = "connectivity_R2"
+    _steps_per_epoch = 1
+    _reg_calls = 0
 
     # ---- config -------------------------------------------------------------------------------
 
@@ -154,6 +156,9 @@ class SignalFamily(Family):
             scale = torch.full((n,), float(du.std()) or 1.0, device=device)
         else:
             scale = torch.ones(n, device=device)
+        # The trainer passes the epoch only; the Dale sign term starts at a fraction of it.
+        self._steps_per_epoch = steps_per_epoch(u.shape[0], cfg.training.data_augmentation_loop, cfg.training.batch_size)
+        self._reg_calls = 0
         extras = {}
         if "e" in arrays and model.field is None:
             extras["e"] = torch.as_tensor(arrays["e"], dtype=torch.float32, device=device)
@@ -184,7 +189,9 @@ class SignalFamily(Family):
             terms["W_L1"] = l1 * W.abs().mean()
         if t.coeff_W_L2 > 0:
             terms["W_L2"] = t.coeff_W_L2 * W.pow(2).mean()
-        if t.coeff_W_sign > 0 and epoch >= t.W_sign_start_epoch:
+        self._reg_calls += 1
+        progress = epoch + (self._reg_calls % self._steps_per_epoch) / self._steps_per_epoch
+        if t.coeff_W_sign > 0 and progress >= t.W_sign_start_epoch:
             # Sign of each presynaptic column, by its sum (detached): minority entries are pulled to 0.
             col_sign = torch.sign(W.detach().sum(dim=0, keepdim=True))
             terms["W_sign"] = t.coeff_W_sign * torch.relu(-col_sign * W).mean()
