@@ -268,3 +268,12 @@ def test_seed_reproducible():
     a = S.simulate(sim_cfg(n_neurons=10, n_frames=20, noise_model_level=0.1))
     b = S.simulate(sim_cfg(n_neurons=10, n_frames=20, noise_model_level=0.1))
     np.testing.assert_array_equal(a["u"], b["u"])
+
+
+def test_transfer_condition_against_numpy():
+    cfg = sim_cfg(n_neurons=15, n_frames=200, noise_model_level=0.5)
+    a = S.simulate(cfg)
+    x = np.tanh(a["u"].astype(np.float64))
+    x -= x.mean(axis=0)
+    s = np.linalg.svd(x, compute_uv=False)
+    assert a["transfer_condition"] == pytest.approx(s[0] / s[-1], rel=1e-3)

@@ -15,6 +15,10 @@ Metrics written by :meth:`SignalFamily.evaluate` (keys of ``analysis.log``):
   uncentred training activity (frames × neurons) holding 90 % / 99 % of Σσ²
   (:func:`neuralgraph.simulate.signal.activity_ranks`).
 - ``spectral_radius`` — max |λ(W_true)|.
+- ``transfer_condition`` — condition number of the centred true presynaptic signals ψ_j(u_j)
+  over the training frames (:func:`neuralgraph.simulate.signal.transfer_condition`): how well the
+  data determine W at all. Below ~10³ the seeds' regimes recover W to R² > 0.99; a neuron stuck
+  in saturation or activity collapsed onto a few dimensions sends it to 10⁴–10¹⁶.
 - ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
   Euler steps, against a noise-free re-simulation of the ground truth from the same state; the
   mean snapshot R² every ``training.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).
@@ -293,6 +297,8 @@ class SignalFamily(Family):
         metrics["effective_rank_90"] = int(arrays["effective_rank_90"])
         metrics["effective_rank_99"] = int(arrays["effective_rank_99"])
         metrics["spectral_radius"] = float(arrays["spectral_radius"])
+        if "transfer_condition" in arrays:
+            metrics["transfer_condition"] = float(arrays["transfer_condition"])
 
         # Free rollout against a noise-free re-simulation from the same state.
         dyn = self._dynamics(arrays, cfg)

@@ -402,6 +402,22 @@ def activity_ranks(u: np.ndarray) -> tuple[int, int]:
     return effective_rank(sub, 0.90), effective_rank(sub, 0.99)
 
 
+def transfer_condition(dyn: SignalDynamics, u: np.ndarray, max_frames: int = 20000) -> float:
+    """Condition number σ_max/σ_min of the centred presynaptic signals ψ_j(u_j) (frames × N).
+
+    W is what maps these signals to the targets, so a large value (a neuron stuck in saturation,
+    activity on a low-dimensional set) means some columns of W are barely determined by the data,
+    whatever the learner. Frames are subsampled to at most ``max_frames``; N ≤ 2000 only (NaN above).
+    """
+    if u.shape[1] > 2000:
+        return float("nan")
+    sub = np.asarray(u[:: max(1, int(np.ceil(len(u) / max_frames)))], dtype=np.float64)
+    x = dyn.psi(sub)
+    x = x - x.mean(axis=0)
+    s = np.linalg.svd(x, compute_uv=False)
+    return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+
+
 def rollout(
     dyn: SignalDynamics, u0: np.ndarray, n_steps: int, dt: float, inputs: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -463,6 +479,7 @@ def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
         "types": types.astype(np.int64),
         "params": np.asarray([list(r) for r in sim.params], dtype=np.float64),
         "spectral_radius": np.float64(spectral_radius(W)),
+        "transfer_condition": np.float64(transfer_condition(dyn, states)),
         "effective_rank_90": np.int64(r90),
         "effective_rank_99": np.int64(r99),
         "delta_t": np.float64(dt),
