@@ -107,3 +107,14 @@ def test_evidence_turns_consistent_moves_into_principles():
     assert mem["principles"] == ["raising training.lr_k improved R2 in 3/3 single-key mutations "
                                  "(nodes 2, 3, 4)"]
     assert "training.lr_sub" in mem["open_questions"][0]
+
+
+def test_evidence_flags_a_key_that_changes_nothing():
+    from neuralgraph.explore.proposers.heuristic import evidence
+
+    s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.batch_size": "16"}, 0.3, 0.4),
+                    (3, 1, {"training.lr_k": "0.002"}, 0.5, 0.6),
+                    (4, 3, {"training.batch_size": "4"}, 0.5, 0.6)])
+    questions = evidence(s, SPACE)["open_questions"]
+    assert any("training.batch_size changed nothing at all in 2 mutations (nodes 2, 4)" in q
+               for q in questions)

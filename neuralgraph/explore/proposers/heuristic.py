@@ -250,9 +250,10 @@ def _pos(dim: Dimension, text: Any) -> float:
 def evidence(state: TreeState, space: SearchSpace, min_support: int = 3,
              min_effect: float = 0.01) -> dict[str, Any]:
     """Principles from single-key mutations: a direction that improved the reward in at least
-    three of four cases (ignoring changes below ``min_effect``), with the nodes as evidence;
-    keys never moved become open questions."""
+    three of four cases (ignoring changes below ``min_effect``), with the nodes as evidence.
+    Open questions: keys never moved, and keys whose moves left the run bit-identical."""
     votes: dict[str, list[tuple[int, bool]]] = {}
+    inert: dict[str, list[int]] = {}
     for n in state.nodes.values():
         parent = state.nodes.get(n.parent) if n.parent is not None else None
         if parent is None or n.reward is None or parent.reward is None or len(n.changed) != 1:
@@ -260,7 +261,11 @@ def evidence(state: TreeState, space: SearchSpace, min_support: int = 3,
         (key, new), = n.changed.items()
         dim = space.dims.get(key)
         effect = n.reward - parent.reward
-        if dim is None or key not in parent.config or abs(effect) < min_effect:
+        if dim is None or key not in parent.config:
+            continue
+        if n.runs[0].metrics and n.runs[0].metrics == parent.runs[0].metrics:
+            inert.setdefault(key, []).append(n.id)  # same seed, bit-identical result
+        if abs(effect) < min_effect:
             continue
         raised = _pos(dim, new) > _pos(dim, parent.config[key])
         votes.setdefault(key, []).append((n.id, raised == (effect > 0)))
@@ -276,4 +281,7 @@ def evidence(state: TreeState, space: SearchSpace, min_support: int = 3,
     moved = {k for n in state.nodes.values() for k in n.changed}
     untested = [k for k in space.dims if k not in moved]
     questions = [f"untested so far: {', '.join(untested)}"] if untested else []
+    questions += [f"{key} changed nothing at all in {len(ids)} mutations (nodes "
+                  f"{', '.join(map(str, ids))}): is it inert in this regime?"
+                  for key, ids in sorted(inert.items()) if len(ids) >= 2]
     return {"principles": principles, "open_questions": questions}
