@@ -35,7 +35,6 @@ Metrics written by :meth:`SignalFamily.evaluate` (keys of ``analysis.log``):
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any, Mapping
 

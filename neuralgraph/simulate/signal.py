@@ -51,6 +51,7 @@ from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.metrics.activity import effective_rank
+from neuralgraph.simulate.matrix_file import load_matrix
 from neuralgraph.simulate.metabolism import contiguous_types
 
 log = logging.getLogger(__name__)
@@ -98,42 +99,15 @@ def cauchy_exponent(n: int) -> float:
 
 
 def load_connectivity(path: str | Path, n: int) -> np.ndarray:
-    """An N×N matrix from ``.pt`` (a tensor, or a dict holding one under ``W``) or ``.npy``."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"simulation.connectivity_file={str(path)!r} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            W = np.load(path, allow_pickle=False)
-        elif suffix == ".pt":
-            import torch
-
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict):
-                if "W" not in obj:
-                    raise DataError(f"{path}: a .pt dict must hold the matrix under key 'W' (keys: {sorted(obj)})")
-                obj = obj["W"]
-            W = obj.detach().cpu().numpy() if hasattr(obj, "detach") else np.asarray(obj)
-        else:
-            raise DataError(f"simulation.connectivity_file={str(path)!r}: use a .pt or .npy file")
-    except DataError:
-        raise
-    except Exception as err:  # unreadable file of the right suffix
-        raise DataError(f"simulation.connectivity_file={str(path)!r} cannot be read: {err}") from err
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim != 2:
-        raise DataError(f"{path}: connectivity must be a 2-D N x N matrix, got shape {W.shape}")
+    """An N×N W[post, pre] from ``.pt`` (a tensor, or a dict holding it under ``W``) or ``.npy``."""
+    W = load_matrix(path, "simulation.connectivity_file", "W")
     if W.shape[0] != W.shape[1]:
-        raise DataError(f"{path}: connectivity must be square, got shape {W.shape}")
+        raise DataError(f"{path}: connectivity must be square (N x N), got shape {W.shape}")
     if W.shape[0] != n:
         raise DataError(
             f"{path}: connectivity is {W.shape[0]} x {W.shape[1]} but simulation.n_neurons={n}; "
             "set n_neurons to match the file"
         )
-    if not np.isfinite(W).all():
-        bad = int((~np.isfinite(W)).sum())
-        raise DataError(f"{path}: connectivity holds {bad} NaN/inf entries")
     if np.any(np.diag(W) != 0):
         log.warning("%s: the diagonal (self-connections) is not zero; the model learns no self-connections", path)
     return W

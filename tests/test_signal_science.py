@@ -1,0 +1,25 @@
+"""Full-size scientific checks: the default settings reach the seeds' best values out of the box.
+
+Slow (about a minute each on one CPU thread); run with ``pytest -m slow tests/test_signal_science.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from neuralgraph import rundir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "regime, bar",
+    [("signal_chaotic", 0.99), ("signal_low_rank20", 0.97), ("signal_chaotic_dale", 0.94)],
+)
+def test_default_settings_reach_the_seed_bar(cli, tmp_path, regime, bar):
+    out = tmp_path / regime
+    proc = cli(f"+regime={regime}", "progress=false", "plots=false", "num_threads=1", f"hydra.run.dir={out}",
+               timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = rundir.read_metrics(out)
+    assert metrics["connectivity_R2"] >= bar, metrics
+    assert 0.9 < metrics["connectivity_slope"] < 1.1, metrics
