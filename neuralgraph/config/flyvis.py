@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import List
 
+from neuralgraph.config.base import TrainingBase
+
 
 class FieldType(str, Enum):
     """What the model knows about the visual input to R1–R8."""
@@ -73,12 +75,14 @@ class FlyVisModel:
 
     family: str = "flyvis"
     embedding_dim: int = 2  # per-neuron embedding a_i
-    embedding_init: EmbeddingInit = EmbeddingInit.ones  # initial a_i
+    embedding_init: EmbeddingInit = EmbeddingInit.random  # initial a_i (all-ones starts every neuron alike and learns slowly)
     hidden_dim: int = 64  # g_phi (lin_edge) width
     n_layers: int = 3  # g_phi linear layers
     hidden_dim_update: int = 64  # f_theta (lin_phi) width
     n_layers_update: int = 3  # f_theta linear layers
     g_phi_positive: bool = True  # square g_phi so messages have the sign of W
+    g_phi_activation: str = "relu"  # hidden activation of g_phi: relu | tanh | silu | softplus
+    f_theta_activation: str = "tanh"  # hidden activation of f_theta: relu | tanh | silu | softplus
     W_init: WInit = WInit.randn_scaled  # initial per-edge W
     W_init_scale: float = 1.0  # scale of randn_scaled
     n_extra_null_edges: int = 0  # extra random edges with true W = 0 (sparsity test)
@@ -91,16 +95,14 @@ class FlyVisModel:
 
 
 @dataclass
-class FlyVisTraining:
-    """Training keys with the seed's names (flyvis regime)."""
+class FlyVisTraining(TrainingBase):
+    """Training keys with the seed's names (flyvis regime); shared keys come from TrainingBase."""
 
-    seed: int = 42  # training seed: model init and frame sampling
-    n_epochs: int = 1  # passes of n_iter steps each
     batch_size: int = 1  # frames per gradient step
     data_augmentation_loop: int = 20  # step multiplier: n_iter = n_frames * dal / batch_size * 0.2
     lr: float = 1e-3  # learning rate of f_theta and g_phi (lin_phi, lin_edge)
     lr_W: float = 6e-4  # learning rate of the per-edge W
-    lr_emb: float = 1.5e-3  # learning rate of the embeddings a_i (0 falls back to lr)
+    lr_emb: float = 1.5e-3  # learning rate of the embeddings a_i (the seed's name; 0 falls back to lr_embedding)
     lr_siren: float = 1e-5  # learning rate of the SIREN field (0 falls back to lr)
     coeff_W_L1: float = 3e-5  # L1 on W (sum |W|), annealed by 1 - exp(-W_L1_rate * (epoch + 1))
     W_L1_rate: float = 0.5  # annealing rate of coeff_W_L1 per epoch
@@ -113,7 +115,6 @@ class FlyVisTraining:
     coeff_phi_weight_L2: float = 0.0  # L2 on f_theta's weights
     normalize_targets: bool = True  # weigh each neuron's squared error by 1/var(dv_i/dt)
     n_checkpoints: int = 4  # checkpoints per run (never in the hot loop)
-    divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
     cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
     n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)

@@ -150,6 +150,7 @@ class FlyVisFamily(Family):
             embedding_dim=m.embedding_dim, embedding_init=str(getattr(m.embedding_init, "value", m.embedding_init)),
             hidden_dim=m.hidden_dim, n_layers=m.n_layers, hidden_dim_update=m.hidden_dim_update,
             n_layers_update=m.n_layers_update, g_phi_positive=m.g_phi_positive,
+            g_phi_activation=m.g_phi_activation, f_theta_activation=m.f_theta_activation,
             W_init=str(getattr(m.W_init, "value", m.W_init)), W_init_scale=m.W_init_scale,
             learn_field=learn_field, omega_f=m.omega_f, hidden_dim_nnr_f=m.hidden_dim_nnr_f,
             n_layers_nnr_f=m.n_layers_nnr_f, nnr_f_T_period=m.nnr_f_T_period, nnr_f_xy_period=m.nnr_f_xy_period,
@@ -174,7 +175,7 @@ class FlyVisFamily(Family):
         groups = [
             adam_group("W", [model.W], t.lr_W, t.lr),
             adam_group("MLP", list(model.lin_edge.parameters()) + list(model.lin_phi.parameters()), t.lr, t.lr),
-            adam_group("embedding", [model.a], t.lr_emb, t.lr),
+            adam_group("embedding", [model.a], t.lr_emb, t.lr_embedding if t.lr_embedding > 0 else t.lr),
         ]
         if model.field is not None:
             groups.append(adam_group("siren", model.field.parameters(), t.lr_siren, t.lr))

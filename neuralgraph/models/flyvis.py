@@ -42,6 +42,8 @@ class FlyVisGNN(nn.Module):
         hidden_dim_update: int = 64,
         n_layers_update: int = 3,
         g_phi_positive: bool = True,
+        g_phi_activation: str = "relu",
+        f_theta_activation: str = "tanh",
         W_init: str = "randn_scaled",
         W_init_scale: float = 1.0,
         learn_field: bool = False,
@@ -72,8 +74,8 @@ class FlyVisGNN(nn.Module):
             a0 = 1.0 + 0.1 * torch.randn(n_neurons, embedding_dim)
         self.a = nn.Parameter(a0)
         self.g_phi_positive = g_phi_positive
-        self.lin_edge = MLP(1 + embedding_dim, 1, hidden_dim, n_layers, "relu")
-        self.lin_phi = MLP(3 + embedding_dim, 1, hidden_dim_update, n_layers_update, "tanh")
+        self.lin_edge = MLP(1 + embedding_dim, 1, hidden_dim, n_layers, g_phi_activation)
+        self.lin_phi = MLP(3 + embedding_dim, 1, hidden_dim_update, n_layers_update, f_theta_activation)
         self.learn_field = learn_field
         self.t_scale = 2 * math.pi / float(nnr_f_T_period)
         self.field = (

@@ -1,0 +1,141 @@
+"""Fly visual system read-out metrics, each against an independent computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuralgraph.families.flyvis import FlyVisFamily, cluster_labels, identifiable_edges
+from neuralgraph.metrics.cluster import matched_accuracy
+from neuralgraph.metrics.flyvis_readout import (
+    corrected_weights, normal_equations, row_linear_fit, solve_normal_equations, tau_vrest_from_line,
+)
+
+
+def test_row_linear_fit_matches_polyfit():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 30))
+    y = 2.5 * x - 1.0 + 0.1 * rng.normal(size=(5, 30))
+    slope, intercept = row_linear_fit(x, y)
+    for i in range(5):
+        s, b = np.polyfit(x[i], y[i], 1)
+        assert slope[i] == pytest.approx(s)
+        assert intercept[i] == pytest.approx(b)
+    slope, _ = row_linear_fit(np.ones((1, 4)), np.arange(4.0)[None])
+    assert np.isnan(slope[0])
+
+
+def test_normal_equations_match_lstsq_in_chunks():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 3, 4))
+    y = rng.normal(size=(60, 3))
+    a1, b1 = normal_equations(X[:25], y[:25])
+    a2, b2 = normal_equations(X[25:], y[25:])
+    coef = solve_normal_equations(a1 + a2, b1 + b2, ridge=0.0)
+    for n in range(3):
+        ref = np.linalg.lstsq(X[:, n], y[:, n], rcond=None)[0]
+        np.testing.assert_allclose(coef[n], ref, rtol=1e-8, atol=1e-10)
+    # weights: a weighted fit equals the fit on the kept rows
+    w = (rng.random((60, 3)) > 0.5).astype(float)
+    a, b = normal_equations(X, y, w)
+    coef = solve_normal_equations(a, b, ridge=0.0)
+    keep = w[:, 0] > 0
+    np.testing.assert_allclose(coef[0], np.linalg.lstsq(X[keep, 0], y[keep, 0], rcond=None)[0], rtol=1e-8)
+
+
+def test_tau_vrest_from_line():
+    tau = np.array([0.05, 0.1, 0.2])
+    v_rest = np.array([0.3, -0.2, 1.0])
+    slope, intercept = -1 / tau, v_rest / tau
+    t, v = tau_vrest_from_line(slope, intercept)
+    np.testing.assert_allclose(t, tau)
+    np.testing.assert_allclose(v, v_rest)
+    t, _ = tau_vrest_from_line(np.array([0.5, -0.5]), np.array([0.0, 0.0]))
+    assert t[0] == 1.0 and t[1] == 1.0  # non-negative slope, and τ = 2 clipped to 1
+
+
+def test_corrected_weights_by_hand():
+    W = np.array([2.0, -1.0, 0.5])
+    src = np.array([0, 1, 2])
+    tgt = np.array([1, 2, 0])
+    alpha = np.array([-10.0, -5.0, -2.0])  # f slope in v per neuron
+    gamma = np.array([3.0, 2.0, 1.0])  # f slope in the message per neuron
+    s = np.array([0.5, 2.0, 1.0])  # g slope per sender
+    expected = [-2.0 * 2.0 * 0.5 / -5.0, -(-1.0) * 1.0 * 2.0 / -2.0, -0.5 * 3.0 * 1.0 / -10.0]
+    np.testing.assert_allclose(corrected_weights(W, src, tgt, alpha, gamma, s), expected)
+
+
+def test_identifiable_edges_by_hand():
+    x = np.array([[1.0, -1.0, 0.5], [1.0, -1.0, -0.5], [2.0, -2.0, 0.5]])  # n0 always on, n1 never, n2 mixed
+    src = np.array([0, 1, 2, 0, 2])
+    tgt = np.array([1, 0, 0, 0, 2])  # last two are self-loops
+    np.testing.assert_array_equal(identifiable_edges(x, src, tgt), [True, False, True, False, True])
+
+
+def test_cluster_labels_separate_blobs():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(5, 3))
+    types = np.repeat(np.arange(5), 40)
+    feats = centres[types] + 0.1 * rng.normal(size=(200, 3))
+    for method in ("kmeans", "gmm"):
+        labels = cluster_labels(feats, method, 5, 0)
+        assert matched_accuracy(labels, types) == 1.0
+
+
+class TruthModel(nn.Module):
+    """Duck-typed stand-in for FlyVisGNN whose f and g are the ground truth in closed form."""
+
+    def __init__(self, n, src, tgt, W, tau, v_rest, inputs, input_col, scale_g=1.0):
+        super().__init__()
+        self.edge_src = torch.as_tensor(src)
+        self.edge_tgt = torch.as_tensor(tgt)
+        self.W = nn.Parameter(torch.as_tensor(W, dtype=torch.float32) / scale_g)
+        self.a = nn.Parameter(torch.zeros(n, 2))
+        self.tau = torch.as_tensor(tau, dtype=torch.float32)
+        self.v_rest = torch.as_tensor(v_rest, dtype=torch.float32)
+        self.inputs = torch.as_tensor(inputs)
+        self.input_col = torch.as_tensor(input_col)
+        self.scale_g = scale_g
+        self.field = None
+
+    def g(self, v, a):
+        return self.scale_g * torch.relu(v)
+
+    def messages(self, v):
+        return torch.zeros_like(v).index_add_(1, self.edge_tgt, self.g(v, self.a)[:, self.edge_src] * self.W)
+
+    def external_input(self, lum, v):
+        e = torch.zeros_like(v)
+        e[:, self.inputs] = lum[:, self.input_col]
+        return e
+
+    def f(self, v, a, m, e):
+        return (-v + self.v_rest + m + e) / self.tau
+
+
+def test_readout_recovers_the_truth_from_a_perfect_model():
+    """W, τ and V_rest come back exactly when f and g are the truth (g scaled by 3, W by 1/3)."""
+    rng = np.random.default_rng(0)
+    n, T = 30, 400
+    src = rng.integers(0, n, 120)
+    tgt = rng.integers(0, n, 120)
+    keep = src != tgt
+    src, tgt = src[keep], tgt[keep]
+    W = rng.normal(0, 0.1, len(src))
+    tau = rng.uniform(0.05, 0.2, n)
+    v_rest = rng.normal(0.3, 0.2, n)
+    x = rng.normal(0.2, 0.5, (T, n)).astype(np.float32)
+    inputs = np.arange(4)
+    arrays = {
+        "x": x, "stimulus": rng.random((T, 2)).astype(np.float32), "W": W.astype(np.float32),
+        "edge_src": src, "edge_tgt": tgt,
+    }
+    model = TruthModel(n, src, tgt, W, tau, v_rest, inputs, np.array([0, 0, 1, 1]), scale_g=3.0)
+    fit = FlyVisFamily().readout(model, arrays, torch.device("cpu"))
+    np.testing.assert_allclose(fit["tau"], tau, rtol=1e-3)
+    np.testing.assert_allclose(fit["V_rest"], v_rest, atol=1e-3)
+    np.testing.assert_allclose(fit["g_slope"], 3.0, rtol=1e-4)
+    W_corr = corrected_weights(model.W.detach().numpy(), src, tgt, fit["alpha"], fit["gamma"], fit["g_slope"])
+    np.testing.assert_allclose(W_corr, W, rtol=1e-3, atol=1e-5)
