@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from neuralgraph import rundir
 from neuralgraph.config import register_configs
+from neuralgraph.explore.space import parse_space
 from neuralgraph.metrics.regression import linear_fit
 from tests.conftest import REPO
 
@@ -25,6 +26,9 @@ def test_every_signal_regime_composes_and_validates(regime):
     assert cfg.simulation.family == "signal" and cfg.reward_key == "connectivity_R2"
     get_family("signal").validate(cfg)
     OmegaConf.to_container(cfg, resolve=True)
+    space = parse_space(OmegaConf.to_container(cfg.search_space))
+    for key in space.dims:  # every searchable key exists in the composed config
+        assert OmegaConf.select(cfg, key, throw_on_missing=True) is not None, key
 
 
 def test_tiny_signal_run_directory(cli, tmp_path):
