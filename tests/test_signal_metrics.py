@@ -13,7 +13,7 @@ from sklearn.metrics import r2_score as sk_r2
 from neuralgraph.metrics.cluster import cluster_accuracy, cluster_labels, matched_accuracy
 from neuralgraph.metrics.connectivity import correct_connectivity, sender_scale
 from neuralgraph.metrics.regression import linear_fit
-from neuralgraph.metrics.rollout import rollout_r2, snapshot_r2
+from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2, snapshot_r2
 
 
 # ---- per-sender scale correction ----------------------------------------------------------------
@@ -128,3 +128,14 @@ def test_rollout_r2_averages_snapshots():
     expected = np.mean([snapshot_r2(true[f], pred[f]) for f in (10, 20, 30, 40)])
     assert rollout_r2(true, pred, every=10) == pytest.approx(expected)
     assert rollout_r2(true, true, every=10) == pytest.approx(1.0)
+
+
+def test_rollout_horizon_brute_force():
+    rng = np.random.default_rng(7)
+    true = rng.standard_normal((101, 40))
+    noise = np.linspace(0, 3, 101)[:, None] * rng.standard_normal((101, 40))
+    pred = true + noise
+    scores = {f: snapshot_r2(true[f], pred[f]) for f in range(10, 101, 10)}
+    expected = next((f for f, s in scores.items() if s < 0.9), 101)
+    assert rollout_horizon(true, pred, 0.9, 10) == expected
+    assert rollout_horizon(true, true, 0.9, 10) == 101

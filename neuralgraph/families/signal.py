@@ -22,6 +22,10 @@ Metrics written by :meth:`SignalFamily.evaluate` (keys of ``analysis.log``):
 - ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
   Euler steps, against a noise-free re-simulation of the ground truth from the same state; the
   mean snapshot R² every ``training.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).
+- ``test_horizon`` / ``truth_horizon`` — first snapshot frame where the rollout's R² drops below
+  0.9, for the model and for the truth against itself from a start perturbed by 10⁻⁶·std: in
+  chaotic regimes test_R2 over 1000 frames is low for any model, and a model horizon close to
+  the truth's own is the best possible.
 - ``test_pearson`` — mean over neurons of the Pearson r between the two rollouts' traces.
 - ``cluster_accuracy`` / ``n_clusters`` — single-linkage clustering of the min-max normalised
   embeddings at ``training.cluster_threshold``, matched one-to-one to the true types
@@ -47,7 +51,7 @@ from neuralgraph.families.base import Family, TrainData, register_family
 from neuralgraph.metrics.cluster import cluster_accuracy
 from neuralgraph.metrics.connectivity import correct_connectivity, sender_scale
 from neuralgraph.metrics.regression import linear_fit
-from neuralgraph.metrics.rollout import rollout_r2
+from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2
 from neuralgraph.metrics.traces import trace_pearson
 from neuralgraph.models.signal import InputField, SignalGNN
 from neuralgraph.simulate import signal as sim_signal
@@ -308,6 +312,12 @@ class SignalFamily(Family):
         truth = sim_signal.rollout(dyn, u0, n_steps, dt, e)
         pred = self.model_rollout(model, u0, n_steps, dt, arrays)
         metrics["test_R2"] = rollout_r2(truth, pred, int(t.rollout_every))
+        # Chaos baseline: the truth against itself from a start perturbed by 1e-6 of the activity std.
+        rng = np.random.default_rng(0)
+        u0_perturbed = u0 + 1e-6 * float(np.std(u0)) * rng.standard_normal(u0.shape)
+        twin = sim_signal.rollout(dyn, u0_perturbed, n_steps, dt, e)
+        metrics["test_horizon"] = rollout_horizon(truth, pred, 0.9, int(t.rollout_every))
+        metrics["truth_horizon"] = rollout_horizon(truth, twin, 0.9, int(t.rollout_every))
         finite = np.isfinite(pred).all(axis=1)
         metrics["test_pearson"] = trace_pearson(truth[finite], pred[finite]) if finite.sum() > 2 else float("nan")
 

@@ -38,3 +38,17 @@ def rollout_r2(true: np.ndarray, pred: np.ndarray, every: int = 10) -> float:
     frames = range(every, min(len(true), len(pred)), every)
     scores = [snapshot_r2(true[f], pred[f]) for f in frames]
     return float(np.mean(scores)) if scores else float("nan")
+
+
+def rollout_horizon(true: np.ndarray, pred: np.ndarray, threshold: float = 0.9, every: int = 10) -> int:
+    """First checked frame (every ``every`` frames) whose snapshot R² falls below ``threshold``.
+
+    The number of frames compared when it never does. For chaotic dynamics, compare the model's
+    horizon with the truth's own (the truth against itself from a slightly perturbed start): a
+    model cannot predict further than the system's sensitivity to its initial state allows.
+    """
+    n = min(len(true), len(pred))
+    for f in range(every, n, every):
+        if snapshot_r2(true[f], pred[f]) < threshold:
+            return f
+    return n
