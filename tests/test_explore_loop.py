@@ -96,3 +96,11 @@ def test_ucb1_formula_runs(tmp_path):
                      launcher([]), compose).run()
     assert state.iteration == 8
     assert "formula=ucb1" in (tmp_path / "ucb_scores.txt").read_text()
+
+
+def test_fixed_entries_of_the_space_reach_every_job(tmp_path):
+    log = []
+    c = conf(n_iterations=2, n_parallel=2,
+             params={"training.lr_k": "tag(log, interval(1e-4, 1e-2))", "training.batch_size": "16"})
+    Explorer(c, tmp_path, [], launcher(log), compose).run()
+    assert all("training.batch_size=16" in job for job in log)

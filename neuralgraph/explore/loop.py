@@ -120,6 +120,13 @@ class Explorer:
         self._regime_cache[key] = info
         return info
 
+    def _job_overrides(self, state: TreeState, config: dict[str, str]) -> list[str]:
+        """Command-line arguments, the space's fixed entries, then the node's config."""
+        info = self.regime_info(self._block_regime_arg(state))
+        fixed = [f"{k}={v}" for k, v in sorted(info.space.fixed.items()) if k not in config]
+        return (self._args_for_regime(self._block_regime_arg(state)) + fixed
+                + [f"{k}={v}" for k, v in sorted(config.items())])
+
     def _args_for_regime(self, regime: Optional[str]) -> list[str]:
         if not regime:
             return list(self.base_args)
@@ -304,10 +311,8 @@ class Explorer:
     def _check_composes(self, state: TreeState, config: dict[str, str]) -> None:
         """Compose the job's config (what Hydra's validate_batch_is_legal does), one candidate at
         a time, so a value of the wrong type rejects that proposal instead of the round."""
-        overrides = self._args_for_regime(self._block_regime_arg(state)) + [
-            f"{k}={v}" for k, v in sorted(config.items())]
         try:
-            self.compose(overrides)
+            self.compose(self._job_overrides(state, config))
         except Exception as exc:  # Hydra and OmegaConf raise several error types
             raise ProposalError(
                 f"the config does not compose ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
@@ -341,8 +346,7 @@ class Explorer:
             seed = None
             if node.runs and info.seed is not None:
                 seed = info.seed + len(node.runs)
-            overrides = self._args_for_regime(self._block_regime_arg(state)) + [
-                f"{k}={v}" for k, v in sorted(node.config.items())]
+            overrides = self._job_overrides(state, node.config)
             if seed is not None:
                 overrides.append(f"{self.conf.seed_key}={seed}")
             run = Run(iteration=state.iteration, job_idx=-1, seed=seed if seed is not None else info.seed,
