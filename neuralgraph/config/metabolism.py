@@ -14,6 +14,7 @@ class Stoichiometry(str, Enum):
 
     cycles = "cycles"  # autocatalytic cycles: food + catalyst -> 2 catalyst (entries ±1)
     random = "random"  # random mass-conserving reactions (1-3 substrates, coefficients 1-2)
+    file = "file"  # integer matrix read from stoichiometry_file (substrates = negative entries)
 
 
 class RateLaw(str, Enum):
@@ -37,6 +38,12 @@ class MetabolismSimulation:
     max_metabolites_per_reaction: int = 4  # random constructor: substrates + products per reaction
     rate_law: RateLaw = RateLaw.mass_action  # ground-truth rate law
     rate_mlp_hidden: int = 16  # width of the random rate-law MLPs (rate_law=mlp)
+    rate_mlp_gain: float = 1.0  # rate_law=mlp: v = k softplus(gain * rho(...)); larger = rates vary more with c
+    rate_mlp_input_scale: float = 5.0  # rate_law=mlp: the substrate MLP sees c / rate_mlp_input_scale
+    # random constructor: no two reactions share substrates and orders (their rates would be
+    # proportional, so their columns of S could not be told apart from the dynamics)
+    distinct_substrates: bool = False
+    stoichiometry_file: str = ""  # stoichiometry=file: .npy or .pt integer matrix (n_metabolites x n_reactions)
     log_k_min: float = -2.0  # log10 k_j ~ U[log_k_min, log_k_max]
     log_k_max: float = -1.0
     homeostatic_lambda: List[float] = field(default_factory=lambda: [0.001, 0.002])  # lambda per type
@@ -54,11 +61,34 @@ class MetabolismSimulation:
     n_test_runs: int = 1  # held-out runs from fresh initial conditions, used by test_R2 / test_pearson
 
 
+class Aggregation(str, Enum):
+    """How a reaction's substrates combine into its rate v_j."""
+
+    product = "product"  # v_j = k_j prod_i MLP_sub(c_i, |s_ij|)  (mass-action-like)
+    additive = "additive"  # v_j = k_j softplus(MLP_rate(sum_i MLP_sub(c_i, |s_ij|)))  (the seed's MLP law)
+
+
 @dataclass
 class MetabolismModel:
-    """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij k_j prod_{i in sub(j)} MLP_sub(c_i, |S_ij|)."""
+    """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij v_j(c), with S given or learned."""
 
     family: str = "metabolism"
+    # Learn S: one signed coefficient per edge of the known metabolite-reaction graph (the
+    # substrate magnitudes fed to MLP_sub are tied to them: |S_ij|). False: S is given, frozen.
+    learn_stoichiometry: bool = False
+    aggregation: Aggregation = Aggregation.product  # product | additive (see Aggregation)
+    homeostasis: bool = True  # include the MLP_node(c_i, a_i) term
+    msg_dim: int = 16  # additive: width of the per-substrate message MLP_sub(c, |s|)
+    hidden_dim_rate: int = 32  # additive: MLP_rate width
+    n_layers_rate: int = 2  # additive: MLP_rate linear layers
+    S_init_scale: float = 0.1  # learned S starts at N(0, S_init_scale^2) per edge
+    # Learned S: substrate edges (known from the graph) stay <= 0 and all other edges >= 0
+    # (projection after every step; the initial signs follow the same rule).
+    S_sign_constraint: bool = False
+    # Learned S on a superset of the true edges: this many extra candidate (metabolite, reaction)
+    # pairs per true edge, drawn at random among the zeros of S (seeded by training.seed); their
+    # true coefficient is 0, so the sparsity pattern can be scored.
+    extra_edge_fraction: float = 0.0
     embedding_dim: int = 2  # per-metabolite embedding a_i fed to MLP_node
     hidden_dim_sub: int = 64  # MLP_sub width
     n_layers_sub: int = 3  # MLP_sub linear layers
@@ -71,9 +101,23 @@ class MetabolismModel:
     log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
 
 
+class IntegerLoss(str, Enum):
+    """Penalty pulling learned coefficients toward integers (coeff_S_integer)."""
+
+    sin2 = "sin2"  # mean sin^2(pi S)  (the reference's form; smooth everywhere)
+    round = "round"  # mean (S - round(S))^2  (the seed's "integer rounding loss")
+
+
+class LossWeight(str, Enum):
+    """Per-metabolite weight of the squared error in the data loss."""
+
+    uniform = "uniform"
+    inverse_participation = "inverse_participation"  # 1 / (edges of the metabolite in the known graph)
+
+
 @dataclass
 class MetabolismTraining(TrainingBase):
-    """Training keys for the metabolism family (S given)."""
+    """Training keys for the metabolism family (S given or learned)."""
 
     batch_size: int = 8
     data_augmentation_loop: int = 1000
@@ -95,6 +139,21 @@ class MetabolismTraining(TrainingBase):
     # Weight each metabolite's squared error by 1/var(dc_i/dt): slow metabolites count as much as
     # fast ones (homeostasis lives in the small residuals).
     normalize_targets: bool = True
+    loss_weight: LossWeight = LossWeight.uniform  # per-metabolite weight of the squared error
+    # --- learned stoichiometry (model.learn_stoichiometry=true); refused otherwise when non-zero ---
+    lr_S: float = 1e-3  # learning rate of the S coefficients (0 falls back to lr)
+    coeff_S_L1: float = 0.0  # coeff * sum |S_e| over the learnable edges (after n_epochs_init)
+    n_epochs_init: int = 0  # epochs of phase 1, in which first_coeff_L1 replaces coeff_S_L1
+    first_coeff_L1: float = 0.0  # L1 coefficient during phase 1 (two-phase schedule)
+    coeff_S_L2: float = 0.0  # coeff * sum S_e^2
+    coeff_S_integer: float = 0.0  # coeff * integer penalty (see S_integer_loss)
+    S_integer_loss: IntegerLoss = IntegerLoss.sin2  # sin2 | round
+    coeff_mass_conservation: float = 0.0  # coeff * mean_j (sum_i S_ij)^2 over reactions with edges
+    S_soft_threshold: float = 0.0  # after each step S <- sign(S) max(|S| - this, 0)  (proximal L1)
+    S_grad_clip: float = 0.0  # clip the gradient of S to this L2 norm before each step (0 = off)
+    # Evaluation of a learned S: a candidate edge counts as present when its gauge-fixed
+    # coefficient is at least this large in magnitude (0.5: it rounds to a non-zero integer).
+    sparsity_threshold: float = 0.5
 
 
 SCHEMAS = {

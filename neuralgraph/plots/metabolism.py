@@ -1,4 +1,5 @@
-"""Metabolism figures: loss, log k scatter, MLP_sub against c^s, homeostasis, rollout."""
+"""Metabolism figures: loss, log k scatter, MLP_sub against c^s, homeostasis, rollout; with S
+learned, the matrix (true | learned | scatter) and the histogram of coefficients around integers."""
 
 from __future__ import annotations
 
@@ -81,11 +82,66 @@ def plot_activity(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any],
     save(fig, path)
 
 
+def plot_stoichiometry(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    """True S | learned S (gauge-fixed per reaction) | scatter of the candidate edges."""
+    S_true, S_gauged = results["S_true"], results["S_learned_gauged"]
+    lim = max(float(np.abs(S_true).max()), 1.0)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    for ax, mat, title in ((axes[0], S_true, "true S"), (axes[1], S_gauged, "learned S (per-reaction gauge fixed)")):
+        im = ax.imshow(mat, aspect="auto", cmap="bwr", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set_xlabel("reaction")
+        ax.set_ylabel("metabolite")
+        ax.set_title(title)
+    fig.colorbar(im, ax=axes[:2], shrink=0.8)
+    t, g = results["edge_true"], results["edge_gauged"]
+    ok = results["identifiable_reactions"].astype(bool)[results["edge_rxn"]]
+    rng = np.random.default_rng(0)
+    jitter = 0.08 * rng.standard_normal(len(t))  # integers overlap otherwise
+    ax = axes[2]
+    ax.scatter(t[ok] + jitter[ok], g[ok], s=6, alpha=0.5, label="identifiable reactions")
+    if (~ok).any():
+        ax.scatter(t[~ok] + jitter[~ok], g[~ok], s=6, alpha=0.5, color="tab:red", label="unidentifiable")
+    ax.plot([-lim, lim], [-lim, lim], "k--", lw=1)
+    ax.set_xlabel("true coefficient (jittered)")
+    ax.set_ylabel("learned coefficient (gauge fixed)")
+    ax.set_title(f"stoichiometry_R2 = {metrics['stoichiometry_R2']:.3f}, "
+                 f"signs {metrics['stoichiometry_sign_accuracy']:.2f}", fontsize=9)
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_stoichiometry_histogram(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    """Learned coefficients (gauge fixed, and raw) against the integers they should sit on."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=False)
+    for ax, key, title in ((axes[0], "edge_gauged", "gauge fixed"), (axes[1], "edge_learned", "raw")):
+        vals = results[key]
+        lo, hi = min(-3.0, float(vals.min())), max(3.0, float(vals.max()))
+        ax.hist(vals[results["edge_true"] != 0], bins=np.arange(lo - 0.05, hi + 0.1, 0.1), alpha=0.7, label="true edges")
+        if (results["edge_true"] == 0).any():
+            ax.hist(vals[results["edge_true"] == 0], bins=np.arange(lo - 0.05, hi + 0.1, 0.1), alpha=0.6,
+                    color="tab:gray", label="extra (true 0)")
+        for k in range(int(np.floor(lo)), int(np.ceil(hi)) + 1):
+            ax.axvline(k, color="k", lw=0.5, ls=":")
+        ax.set_xlabel("learned coefficient")
+        ax.set_title(f"{title}", fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("edges")
+    fig.suptitle(f"integer accuracy: {metrics['stoichiometry_integer_accuracy']:.3f} (gauge fixed), "
+                 f"{metrics['stoichiometry_integer_accuracy_raw']:.3f} (raw)", fontsize=10)
+    save(fig, path)
+
+
 def plot_all(results, metrics, history, plot_dir: Path) -> None:
     plot_dir = Path(plot_dir)
     plot_loss(history, plot_dir / "loss.png")
-    plot_rate_constants(results, metrics, plot_dir / "rate_constants.png")
-    plot_mlp_sub(results, plot_dir / "mlp_sub.png")
-    plot_homeostasis(results, plot_dir / "homeostasis.png")
+    if "S_learned" in results:
+        plot_stoichiometry(results, metrics, plot_dir / "stoichiometry.png")
+        plot_stoichiometry_histogram(results, metrics, plot_dir / "stoichiometry_histogram.png")
+    else:
+        plot_rate_constants(results, metrics, plot_dir / "rate_constants.png")
+    if "mlp_sub_f" in results:
+        plot_mlp_sub(results, plot_dir / "mlp_sub.png")
+    if "mlp_node_f" in results:
+        plot_homeostasis(results, plot_dir / "homeostasis.png")
     plot_rollout(results, metrics, plot_dir / "rollout.png")
     plot_activity(results, metrics, plot_dir / "activity.png")

@@ -6,7 +6,10 @@ with S the stoichiometric matrix (metabolites × reactions), t(i) the metabolite
 (contiguous blocks) and v_j the rate of reaction j:
 
 - mass action:  v_j = k_j Π_{i ∈ sub(j)} c_i^{|s_ij|}
-- MLP rate law: v_j = k_j · softplus(ρ(Σ_{i ∈ sub(j)} σ(c_i, |s_ij|))) with fixed random MLPs σ, ρ
+- MLP rate law: v_j = k_j · softplus(g·ρ(Σ_{i ∈ sub(j)} σ(c_i/c_s, |s_ij|))) with fixed random MLPs σ, ρ,
+  gain g = ``rate_mlp_gain`` and input scale c_s = ``rate_mlp_input_scale`` (1 and 5 by default: the
+  original law, whose rates barely change with c over the usual range; the S-learning regime
+  raises both sensitivities so that the rates carry information about S)
 
 log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (``substeps`` per stored frame), state clamped at 0;
 the stored target is the exact dc/dt at each stored state (before process noise). With
@@ -23,7 +26,13 @@ Two constructors for S:
   flags them.
 - ``random``: each reaction takes 1–3 substrates with coefficients in {1, 2} and 1–3 products
   (at most ``max_metabolites_per_reaction`` metabolites in all) that share the consumed mass as
-  evenly as integers allow, so every column sums to zero (mass conservation).
+  evenly as integers allow, so every column sums to zero (mass conservation). With
+  ``distinct_substrates`` no two reactions share the same substrates and orders: two such
+  reactions have proportional rates, so only a k-weighted sum of their columns of S could ever be
+  recovered from the dynamics.
+- ``file``: an integer matrix (n_metabolites × n_reactions) read from ``stoichiometry_file``
+  (.npy, or .pt holding a tensor or a dict with key ``S``); the substrates of a reaction are its
+  negative entries, with |S_ij| as the order.
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
-from neuralgraph.errors import ConfigError
+from pathlib import Path
+
+from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.metrics.identifiability import null_space_weight
 
@@ -77,7 +88,9 @@ def cycle_network(n_met: int, n_rxn: int, cycle_length: int, rng: np.random.Gene
     return Network(S, sub_met_a, np.asarray(sub_rxn, dtype=np.int64), np.ones(len(sub_met_a)))
 
 
-def random_network(n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random.Generator) -> Network:
+def random_network(
+    n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random.Generator, distinct_substrates: bool = False,
+) -> Network:
     """Random mass-conserving reactions (see module docstring)."""
     if max_per_reaction < 2:
         raise ConfigError(f"simulation.max_metabolites_per_reaction={max_per_reaction} must be >= 2")
@@ -87,12 +100,23 @@ def random_network(n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random
         )
     S = np.zeros((n_met, n_rxn))
     sub_met, sub_rxn, sub_s = [], [], []
+    seen: set[tuple] = set()
     for j in range(n_rxn):
-        n_sub = int(rng.integers(1, min(3, max_per_reaction - 1) + 1))
-        n_prod = int(rng.integers(1, min(3, max_per_reaction - n_sub) + 1))
-        members = rng.choice(n_met, size=n_sub + n_prod, replace=False)
-        subs, prods = members[:n_sub], members[n_sub:]
-        coeff = rng.integers(1, 3, size=n_sub)
+        for _attempt in range(1000):
+            n_sub = int(rng.integers(1, min(3, max_per_reaction - 1) + 1))
+            n_prod = int(rng.integers(1, min(3, max_per_reaction - n_sub) + 1))
+            members = rng.choice(n_met, size=n_sub + n_prod, replace=False)
+            subs, prods = members[:n_sub], members[n_sub:]
+            coeff = rng.integers(1, 3, size=n_sub)
+            key = tuple(sorted(zip(subs.tolist(), coeff.tolist())))
+            if not distinct_substrates or key not in seen:
+                break
+        else:
+            raise ConfigError(
+                f"simulation.distinct_substrates: could not find {n_rxn} reactions with distinct substrates "
+                f"among {n_met} metabolites; lower n_reactions or turn distinct_substrates off"
+            )
+        seen.add(key)
         S[subs, j] = -coeff
         mass = int(coeff.sum())
         share = np.full(n_prod, mass // n_prod)
@@ -108,14 +132,16 @@ def random_network(n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random
 
 
 class RateMLP:
-    """Fixed random rate law v = k·softplus(ρ(Σ_sub σ(c, |s|))) (never trained; the truth)."""
+    """Fixed random rate law v = k·softplus(g·ρ(Σ_sub σ(c/c_s, |s|))) (never trained; the truth)."""
 
-    def __init__(self, hidden: int, rng: np.random.Generator) -> None:
+    def __init__(self, hidden: int, rng: np.random.Generator, gain: float = 1.0, input_scale: float = 5.0) -> None:
         self.w1 = rng.normal(0, 1.0, size=(2, hidden))
         self.b1 = rng.normal(0, 0.5, size=hidden)
         self.w2 = rng.normal(0, 1.0 / np.sqrt(hidden), size=(hidden, hidden))
         self.b2 = rng.normal(0, 0.1, size=hidden)
         self.w3 = rng.normal(0, 1.0 / np.sqrt(hidden), size=(hidden, 1))
+        self.gain = np.float64(gain)
+        self.input_scale = np.float64(input_scale)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "RateMLP":
@@ -123,6 +149,9 @@ class RateMLP:
         mlp = cls.__new__(cls)
         for name in ("w1", "b1", "w2", "b2", "w3"):
             setattr(mlp, name, np.asarray(arrays[f"rate_mlp_{name}"], dtype=np.float64))
+        # Datasets written before gain/input_scale existed used 1 and 5.
+        mlp.gain = np.float64(arrays.get("rate_mlp_gain", 1.0))
+        mlp.input_scale = np.float64(arrays.get("rate_mlp_input_scale", 5.0))
         return mlp
 
     def params(self) -> dict[str, np.ndarray]:
@@ -130,12 +159,12 @@ class RateMLP:
 
     def __call__(self, c_sub: np.ndarray, s: np.ndarray, sub_rxn: np.ndarray, n_rxn: int) -> np.ndarray:
         """Reaction drive per run: c_sub (runs, E) substrate concentrations → (runs, R)."""
-        inp = np.stack([c_sub / 5.0, np.broadcast_to(s, c_sub.shape)], axis=-1)
+        inp = np.stack([c_sub / self.input_scale, np.broadcast_to(s, c_sub.shape)], axis=-1)
         msg = np.tanh(inp @ self.w1 + self.b1)  # (runs, E, H)
         h = np.zeros(c_sub.shape[:1] + (n_rxn, msg.shape[-1]))
         np.add.at(h, (slice(None), sub_rxn), msg)
         drive = (np.tanh(h @ self.w2 + self.b2) @ self.w3)[..., 0]
-        return np.logaddexp(0.0, drive)
+        return np.logaddexp(0.0, self.gain * drive)
 
 
 def validate(sim: DictConfig) -> None:
@@ -170,6 +199,61 @@ def validate(sim: DictConfig) -> None:
     for key in ("noise_model_level", "measurement_noise_level"):
         if sim[key] < 0:
             raise ConfigError(f"simulation.{key}={sim[key]} must be >= 0")
+    for key in ("rate_mlp_gain", "rate_mlp_input_scale"):
+        if sim[key] <= 0:
+            raise ConfigError(f"simulation.{key}={sim[key]} must be positive")
+    if sim.stoichiometry == "file" and not sim.stoichiometry_file:
+        raise ConfigError("simulation.stoichiometry=file needs simulation.stoichiometry_file (a .npy or .pt matrix)")
+
+
+def load_stoichiometry(path: str | Path, n_met: int, n_rxn: int) -> np.ndarray:
+    """An integer S (n_met × n_rxn) from a .npy or .pt file; DataError naming the file otherwise."""
+    key = "simulation.stoichiometry_file"
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{key}={str(path)!r} does not exist")
+    try:
+        if path.suffix == ".npy":
+            S = np.load(path, allow_pickle=False)
+        elif path.suffix == ".pt":
+            import torch
+
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict):
+                if "S" not in obj:
+                    raise DataError(f"{key}={str(path)!r}: a .pt dict must hold the matrix under key 'S' (keys: {sorted(obj)})")
+                obj = obj["S"]
+            S = obj.numpy() if hasattr(obj, "numpy") else np.asarray(obj)
+        else:
+            raise DataError(f"{key}={str(path)!r}: use a .npy or .pt file")
+    except DataError:
+        raise
+    except Exception as err:  # unreadable file of the right suffix
+        raise DataError(f"{key}={str(path)!r} cannot be read: {err}") from err
+    S = np.asarray(S, dtype=np.float64)
+    if S.shape != (n_met, n_rxn):
+        raise DataError(
+            f"{key}={str(path)!r}: S has shape {S.shape}, expected (n_metabolites, n_reactions) = "
+            f"({n_met}, {n_rxn}); set simulation.n_metabolites / n_reactions to match the file"
+        )
+    if not np.isfinite(S).all():
+        raise DataError(f"{key}={str(path)!r}: S holds {int((~np.isfinite(S)).sum())} NaN/inf entries")
+    frac = np.abs(S - np.round(S))
+    if frac.max() > 1e-6:
+        i, j = np.unravel_index(int(np.argmax(frac)), S.shape)
+        raise DataError(
+            f"{key}={str(path)!r}: stoichiometric coefficients must be integers; S[{i}, {j}] = {S[i, j]:g} "
+            f"({int((frac > 1e-6).sum())} non-integer entries)"
+        )
+    return np.round(S)
+
+
+def file_network(S: np.ndarray) -> Network:
+    """Substrates are the negative entries, with |S_ij| as the reaction order."""
+    met, rxn = np.nonzero(S < 0)
+    order = np.lexsort((met, rxn))  # grouped by reaction, like the constructors
+    met, rxn = met[order].astype(np.int64), rxn[order].astype(np.int64)
+    return Network(S.astype(np.float64), met, rxn, -S[met, rxn].astype(np.float64))
 
 
 def contiguous_types(n: int, n_types: int) -> np.ndarray:
@@ -233,8 +317,12 @@ def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
     n_met, n_rxn = int(sim.n_metabolites), int(sim.n_reactions)
     if sim.stoichiometry == "cycles":
         net = cycle_network(n_met, n_rxn, int(sim.cycle_length), rng)
+    elif sim.stoichiometry == "file":
+        net = file_network(load_stoichiometry(sim.stoichiometry_file, n_met, n_rxn))
     else:
-        net = random_network(n_met, n_rxn, int(sim.max_metabolites_per_reaction), rng)
+        net = random_network(
+            n_met, n_rxn, int(sim.max_metabolites_per_reaction), rng, bool(sim.distinct_substrates)
+        )
     log_k = rng.uniform(sim.log_k_min, sim.log_k_max, size=n_rxn)
     k = 10.0**log_k
     n_types = int(sim.n_metabolite_types)
@@ -242,7 +330,9 @@ def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
     lam_t = np.asarray(sim.homeostatic_lambda, dtype=np.float64)
     base_t = np.asarray(sim.homeostatic_baseline, dtype=np.float64)
     lam, base = lam_t[types], base_t[types]
-    rate_mlp = RateMLP(int(sim.rate_mlp_hidden), rng) if sim.rate_law == "mlp" else None
+    rate_mlp = None
+    if sim.rate_law == "mlp":
+        rate_mlp = RateMLP(int(sim.rate_mlp_hidden), rng, float(sim.rate_mlp_gain), float(sim.rate_mlp_input_scale))
     n_sub = int(sim.substeps)
     h = float(sim.delta_t) / n_sub
     flux_dt = h if sim.flux_limit else None
