@@ -118,6 +118,7 @@ class FlyVisTraining(TrainingBase):
     cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
     n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
+    test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
 
 
 SCHEMAS = {

@@ -4,24 +4,34 @@ Ground truth (``neuralgraph.simulate.flyvis``): τ_i dv_i/dt = −v_i + V_rest,i
 on the optic-lobe connectome of the flyvis package (Lappalainen et al., Nature 2024; MIT licence).
 Model (``neuralgraph.models.flyvis``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i).
 
-Read-out. Near each neuron's operating range the learned functions are close to linear:
-f_θ ≈ α_i v + β_i + γ_i m + δ_i e, and g_φ(v, a_j)² ≈ s_j v on the active range v > 0. Matching
-with the truth (−v + V_rest + Σ W ReLU(v_j) + I)/τ gives
+Read-out. On the states the network actually visits, the learned functions are close to linear:
+f_θ ≈ α_i v + γ_i m + δ_i e + β_i and g_φ(v, a_j)² ≈ s_j v + c_j on the active range v > 0.
+Matching with the truth (−v + V_rest + Σ W ReLU(v_j) + I)/τ gives
 
 - τ_i = −1/α_i (clipped to [0, 1], as the reference does);
-- V_rest,i = −β_i/α_i, with β_i the value of f_θ at v = 0, m = 0, e = 0;
-- the **scale-corrected** weight W_corr,ij = −W_ij · γ_i · s_j / α_i (the reference's
-  correction ``−W / slope_f · grad_msg · slope_g``): the data fix only the product of W, the
-  slope of g_φ and the message gain of f_θ, so this product is what is compared with W_ij.
+- V_rest,i = −(β_i + γ_i μ_i)/α_i, where μ_i is the mean over the observed frames of the part of the
+  learned message that the linear-ReLU picture Σ_j W_ij s_j ReLU(v_j) does not explain (an offset of
+  g_φ², curvature): it acts as a constant drive and belongs to the offset. ``V_rest_R2_plain``
+  uses −β_i/α_i alone;
+- the **scale-corrected** weight W_corr,ij = −W_ij · γ_i · s_j / α_i (the reference's correction
+  ``−W / slope_f · grad_msg · slope_g``): the data fix only the product of W, the slope of g_φ and
+  the message gain of f_θ, so this product is what is compared with W_ij.
 
-α_i and β_i come from a least-squares line of f_θ(v, a_i, 0, 0) over v on the neuron's observed
-range (1st–99th percentile); γ_i from a line of f_θ over m on its observed message range (at its
-median v, e = 0); s_j from a line of g_φ(v, a_j)² over v on [0, 99th percentile of v_j].
+(α, γ, δ, β)_i are the least-squares coefficients of f_θ(v, a_i, m, e) regressed on (v, m, e, 1) over
+the observed (v_i, m_i, e_i) of up to 2,000 training frames — a local linearisation where the data
+are, rather than a sweep of v at m = e = 0, which asks f_θ about states it never saw; s_j is the
+slope of g_φ(v_j, a_j)² regressed on v_j over the frames where v_j > 0.
+
+Identifiable edges. A sender that is never above threshold sends nothing (ReLU(v_j) = 0 on every
+frame), so no learner can see its outgoing weights; a self-loop of a neuron that is never below
+threshold enters exactly like the leak, so W_ii and τ_i are confounded. ``connectivity_R2`` is
+computed over the other edges (:func:`identifiable_edges`, sender active on ≥ 1% of frames);
+``connectivity_R2_all`` over every edge, ``n_unidentifiable_edges`` counts the rest.
 
 Metrics (``analysis.log`` / ``metrics.json``):
 
-- ``connectivity_R2`` — R² of the least-squares line of W_corr against W_true over every edge
-  (null edges included, true weight 0): the reference's "R²" (squared Pearson r);
+- ``connectivity_R2`` — R² of the least-squares line of W_corr against W_true over the identifiable
+  edges (null edges included, true weight 0): the reference's "R²" (squared Pearson r);
   ``connectivity_R2_raw`` is the same for the uncorrected W; ``connectivity_slope`` the line's slope;
 - ``tau_R2``, ``V_rest_R2`` — the same line-fit R², neuron by neuron against the per-type truth;
   ``tau_R2_identity``, ``V_rest_R2_identity`` — identity-line R² (scale and offset errors count);
@@ -36,7 +46,11 @@ Metrics (``analysis.log`` / ``metrics.json``):
   (:func:`neuralgraph.metrics.cluster.cluster_accuracy`);
 - ``test_R2`` / ``test_pearson`` — free Euler rollout of the learned model from the first state of the
   held-out, noise-free test movie, driven by the true test stimulus, scored trace by trace
-  (:func:`neuralgraph.metrics.trace_r2` / :func:`trace_pearson`) and averaged over neurons.
+  (:func:`neuralgraph.metrics.trace_r2` / :func:`trace_pearson`) and averaged over the *responsive*
+  neurons, those whose test trace has a std ≥ ``training.test_min_std`` (without process noise the
+  visual signal fades with depth and many deep neurons sit at a fixed point to within 1e-4: a trace
+  R² of such a flat line measures float rounding, not the model). ``n_test_neurons`` counts them;
+  ``test_R2_pooled`` is the identity R² over all neurons and frames pooled, ``test_rmse`` the error.
 """
 
 from __future__ import annotations
@@ -105,6 +119,17 @@ def identifiable_edges(x: np.ndarray, src: np.ndarray, tgt: np.ndarray, min_frac
     self_loop = src == tgt
     ok[self_loop] &= (1.0 - active[src[self_loop]]) >= min_fraction
     return ok
+
+
+def _weight_penalties(name: str, mlp: torch.nn.Module, l1: float, l2: float) -> dict[str, torch.Tensor]:
+    """``coeff_<name>_weight_L1`` · Σ|w| and ``coeff_<name>_weight_L2`` · Σw² over the MLP's weight matrices."""
+    ws = [p for key, p in mlp.named_parameters() if key.endswith("weight")]
+    out: dict[str, torch.Tensor] = {}
+    if l1 > 0:
+        out[f"{name}_weight_L1"] = l1 * sum(w.abs().sum() for w in ws)
+    if l2 > 0:
+        out[f"{name}_weight_L2"] = l2 * sum(w.pow(2).sum() for w in ws)
+    return out
 
 
 def _range_frames(n_frames: int) -> np.ndarray:
@@ -200,18 +225,8 @@ class FlyVisFamily(Family):
             if t.coeff_edge_norm > 0:
                 v = torch.full((1, len(idx)), model.v_norm, device=dev)
                 terms["edge_norm"] = t.coeff_edge_norm * (model.g(v, a) - model.v_norm).pow(2).mean()
-        if t.coeff_edge_weight_L1 > 0 or t.coeff_edge_weight_L2 > 0:
-            ws = [p for name, p in model.lin_edge.named_parameters() if name.endswith("weight")]
-            if t.coeff_edge_weight_L1 > 0:
-                terms["edge_weight_L1"] = t.coeff_edge_weight_L1 * sum(w.abs().sum() for w in ws)
-            if t.coeff_edge_weight_L2 > 0:
-                terms["edge_weight_L2"] = t.coeff_edge_weight_L2 * sum(w.pow(2).sum() for w in ws)
-        if t.coeff_phi_weight_L1 > 0 or t.coeff_phi_weight_L2 > 0:
-            ws = [p for name, p in model.lin_phi.named_parameters() if name.endswith("weight")]
-            if t.coeff_phi_weight_L1 > 0:
-                terms["phi_weight_L1"] = t.coeff_phi_weight_L1 * sum(w.abs().sum() for w in ws)
-            if t.coeff_phi_weight_L2 > 0:
-                terms["phi_weight_L2"] = t.coeff_phi_weight_L2 * sum(w.pow(2).sum() for w in ws)
+        for name, mlp in (("edge", model.lin_edge), ("phi", model.lin_phi)):
+            terms.update(_weight_penalties(name, mlp, t[f"coeff_{name}_weight_L1"], t[f"coeff_{name}_weight_L2"]))
         return terms
 
     def live_metric(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray]) -> float:
@@ -341,8 +356,14 @@ class FlyVisFamily(Family):
         x_test = arrays["x_test"][:n_roll]
         stim = torch.as_tensor(arrays["stimulus_test"][:n_roll], device=device)
         pred = self.rollout(model, torch.as_tensor(x_test[0], device=device), stim, dt).cpu().numpy()
-        metrics["test_R2"] = trace_r2(x_test, pred)
-        metrics["test_pearson"] = trace_pearson(x_test, pred)
+        responsive = x_test.std(axis=0) >= t.test_min_std
+        if not responsive.any():
+            responsive[:] = True
+        metrics["test_R2"] = trace_r2(x_test[:, responsive], pred[:, responsive])
+        metrics["test_pearson"] = trace_pearson(x_test[:, responsive], pred[:, responsive])
+        metrics["test_R2_pooled"] = r2_score(x_test, pred)
+        metrics["test_rmse"] = float(np.sqrt(np.mean((pred - x_test) ** 2)))
+        metrics["n_test_neurons"] = int(responsive.sum())
         metrics["n_neurons"] = int(len(types))
         metrics["n_edges"] = int(n_true)
 

@@ -79,7 +79,8 @@ class FlyVisGNN(nn.Module):
         self.learn_field = learn_field
         self.t_scale = 2 * math.pi / float(nnr_f_T_period)
         self.field = (
-            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f, out_scale=1.0)
+            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f,
+                  out_scale=omega_f)  # output of order 1 at init: Ω² must not start stuck at 0
             if learn_field else None
         )
 
