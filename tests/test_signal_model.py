@@ -211,3 +211,20 @@ def test_evaluate_with_true_input_and_types():
     assert results["rollout_true"].shape == (31, 12)
     # The noise-free re-simulation from frame 0 reproduces the (noise-free) data.
     np.testing.assert_allclose(results["rollout_true"], arrays["u"][:31], rtol=1e-3, atol=1e-3)
+
+
+def test_dale_sign_term_improves_sign_consistency():
+    from neuralgraph.trainer import train
+
+    sim = {"n_neurons": 20, "start_frame": -100, "n_frames": 500, "noise_model_level": 0.5, "Dale_law": True}
+    arrays = S.simulate(OmegaConf.structured(SignalSimulation(**sim)))
+    accuracy = {}
+    for coeff in (0.0, 0.1):
+        cfg = cfg_of(sim=sim, model={"hidden_dim": 16, "hidden_dim_update": 16},
+                     training={"data_augmentation_loop": 100, "lr_W": 5e-2, "n_rollout_frames": 20,
+                               "coeff_W_sign": coeff})
+        torch.manual_seed(0)
+        model, data = FAM.build(arrays, cfg, torch.device("cpu"))
+        train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+        accuracy[coeff] = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))[0]["W_sign_accuracy"]
+    assert accuracy[0.1] > accuracy[0.0] + 0.03
