@@ -254,6 +254,18 @@ def test_superset_of_edges_and_learning_rate_groups(arrays):
     assert "MLP_rate" in groups and model.mlp_rate.net[0].out_features == 5
 
 
+def test_free_substrate_orders(arrays):
+    fam, cfg, model, data = build(arrays, "model.substrate_orders=free")
+    assert torch.equal(model.substrate_orders(), torch.ones(len(arrays["sub_met"])))
+    groups = {g["name"]: g for g in fam.param_groups(model, cfg.training)}
+    assert any(p is model.sto_sub for p in groups["S"]["params"])
+    b = data.batch(torch.arange(4))
+    model(b).sum().backward()
+    assert model.sto_sub.grad.abs().sum() > 0
+    _, _, tied, _ = build(arrays)
+    assert not hasattr(tied, "sto_sub")
+
+
 def test_primary_metric_follows_the_mode(arrays):
     fam, *_ = build(arrays)
     assert fam.primary_metric == "stoichiometry_R2"
@@ -267,6 +279,7 @@ def test_primary_metric_follows_the_mode(arrays):
     ("tiny_metabolism", "training.coeff_S_L1=0.1", "training.coeff_S_L1=0.1 acts on a learned S"),
     ("tiny_metabolism", "model.S_sign_constraint=true", "model.S_sign_constraint"),
     ("tiny_metabolism", "model.extra_edge_fraction=1", "extra_edge_fraction"),
+    ("tiny_metabolism", "model.substrate_orders=free", "substrate_orders"),
     ("tiny_metabolism_S_learning", "training.coeff_MLP_sub_diff=1", "needs model.aggregation=product"),
     ("tiny_metabolism_S_learning", "model.S_init_scale=0", "S_init_scale"),
     ("tiny_metabolism_S_learning", "model.extra_edge_fraction=-1", "extra_edge_fraction"),
@@ -298,6 +311,9 @@ def test_metrics_against_sklearn_and_scipy():
     assert m["stoichiometry_R2"] == pytest.approx(sk_r2(true[on], gauged[on]))
     assert m["stoichiometry_R2_all"] == pytest.approx(sk_r2(true[true != 0], gauged[true != 0]))
     assert m["stoichiometry_R2_raw"] == pytest.approx(sk_r2(true[true != 0], learned[true != 0]))
+    size = np.array([np.count_nonzero(true[rxn == j]) for j in range(n_rxn)])[rxn]
+    big = on & (size >= 3)
+    assert m["stoichiometry_R2_3plus"] == pytest.approx(sk_r2(true[big], gauged[big]))
     assert m["stoichiometry_r2_fit"] == pytest.approx(np.corrcoef(true[true != 0], learned[true != 0])[0, 1] ** 2)
     assert m["stoichiometry_sign_accuracy"] == pytest.approx(np.mean(np.sign(learned[on]) == np.sign(true[on])))
     assert m["stoichiometry_sign_accuracy_gauged"] == pytest.approx(np.mean(np.sign(gauged[on]) == np.sign(true[on])))

@@ -68,6 +68,13 @@ class Aggregation(str, Enum):
     additive = "additive"  # v_j = k_j softplus(MLP_rate(sum_i MLP_sub(c_i, |s_ij|)))  (the seed's MLP law)
 
 
+class SubstrateOrders(str, Enum):
+    """Learned S: where the substrate order |s| fed to MLP_sub comes from."""
+
+    tied = "tied"  # |S_ij| of the same edge
+    free = "free"  # its own learnable magnitude (trained with lr_S)
+
+
 @dataclass
 class MetabolismModel:
     """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij v_j(c), with S given or learned."""
@@ -81,6 +88,9 @@ class MetabolismModel:
     msg_dim: int = 16  # additive: width of the per-substrate message MLP_sub(c, |s|)
     hidden_dim_rate: int = 32  # additive: MLP_rate width
     n_layers_rate: int = 2  # additive: MLP_rate linear layers
+    # Learned S: the reaction order |s| fed to MLP_sub is |S| of the same edge (tied) or a separate
+    # learnable magnitude per substrate edge, starting at 1 (free; the older reference's sto_sub)
+    substrate_orders: SubstrateOrders = SubstrateOrders.tied
     S_init_scale: float = 0.1  # learned S starts at N(0, S_init_scale^2) per edge
     # Learned S: substrate edges (known from the graph) stay <= 0 and all other edges >= 0
     # (projection after every step; the initial signs follow the same rule).

@@ -224,6 +224,8 @@ class MetabolismFamily(Family):
                     raise ConfigError(f"model.{key}=true acts on a learned S: set model.learn_stoichiometry=true")
             if m.extra_edge_fraction > 0:
                 raise ConfigError("model.extra_edge_fraction > 0 needs model.learn_stoichiometry=true")
+            if m.substrate_orders != "tied":
+                raise ConfigError("model.substrate_orders=free needs model.learn_stoichiometry=true")
         if m.aggregation != "product":
             for key in ("coeff_MLP_sub_diff", "coeff_MLP_sub_norm"):
                 if t[key] > 0:
@@ -270,7 +272,8 @@ class MetabolismFamily(Family):
                 None, torch.as_tensor(arrays["sub_met"]), torch.as_tensor(arrays["sub_rxn"]), None,
                 learn_stoichiometry=True, n_metabolites=n_met, n_reactions=arrays["S"].shape[1],
                 edge_met=torch.as_tensor(edge_met), edge_rxn=torch.as_tensor(edge_rxn), S_init=init,
-                S_sign_constraint=m.S_sign_constraint, **common,
+                S_sign_constraint=m.S_sign_constraint,
+                substrate_orders=str(getattr(m.substrate_orders, "value", m.substrate_orders)), **common,
             ).to(device)
             if t.S_grad_clip > 0:
                 clip = float(t.S_grad_clip)
@@ -307,7 +310,8 @@ class MetabolismFamily(Family):
         if model.aggregation == "additive":
             groups.append(adam_group("MLP_rate", model.mlp_rate.parameters(), t.lr_sub, t.lr))
         if model.learn_stoichiometry:
-            groups.append(adam_group("S", [model.sto], t.lr_S, t.lr))
+            s_params = [model.sto] + ([model.sto_sub] if model.substrate_order_mode == "free" else [])
+            groups.append(adam_group("S", s_params, t.lr_S, t.lr))
         return groups
 
     def regularizers(self, model: MetabolismGNN, batch, pred, t: DictConfig, epoch: int) -> dict[str, torch.Tensor]:

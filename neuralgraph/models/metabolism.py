@@ -21,8 +21,9 @@ Two ways to combine a reaction's substrates into its rate (``aggregation``):
   distinct s) and gathered onto the substrate edges — not once per edge;
 - S learned: ``sto`` holds one signed coefficient per candidate edge (the known bipartite graph,
   optionally a superset of it); the substrate magnitude |s_ij| fed to the substrate function is
-  |sto| of the same edge (tied), so f is evaluated per substrate edge. Every substrate edge must
-  be a candidate edge.
+  |sto| of the same edge (``substrate_orders="tied"``) or a separate learnable ``sto_sub``
+  (``"free"``, as in the older reference model), so f is evaluated per substrate edge. Every
+  substrate edge must be a candidate edge.
 
 Learned S has a per-reaction gauge: S_:j → α S_:j, k_j → k_j / α (α > 0) leaves every
 prediction unchanged except through |s| fed to the substrate function, which the MLP can absorb.
@@ -72,6 +73,7 @@ class MetabolismGNN(nn.Module):
         hidden_dim_rate: int = 32,
         n_layers_rate: int = 2,
         S_sign_constraint: bool = False,
+        substrate_orders: str = "tied",
     ) -> None:
         super().__init__()
         if aggregation not in ("product", "additive"):
@@ -98,6 +100,12 @@ class MetabolismGNN(nn.Module):
             self.register_buffer("edge_is_substrate", is_sub)
             init = S_init if S_init is not None else 0.1 * torch.randn(len(edge_met))
             self.sto = nn.Parameter(init.float().clone())
+            if substrate_orders not in ("tied", "free"):
+                raise ValueError(f"substrate_orders must be 'tied' or 'free', got {substrate_orders!r}")
+            self.substrate_order_mode = substrate_orders
+            if substrate_orders == "free":
+                # a separate learnable |s| per substrate edge (the older reference's sto_sub), from 1
+                self.sto_sub = nn.Parameter(torch.ones(len(sub_met)))
         else:
             n_met, n_rxn = S.shape
             self.register_buffer("S", S.float())
@@ -137,6 +145,8 @@ class MetabolismGNN(nn.Module):
     def substrate_orders(self) -> torch.Tensor:
         """|s| of every substrate edge: given, or tied to the learned coefficient of that edge."""
         if self.learn_stoichiometry:
+            if self.substrate_order_mode == "free":
+                return self.sto_sub.abs()
             return self.sto[self.sub_to_edge].abs()
         return self.sub_s
 
