@@ -111,6 +111,13 @@ def plot_best_so_far(df: pd.DataFrame, path: Path) -> None:
     for sweep, group in df.groupby("sweep"):
         ax.step(group["iteration"], group["best_so_far"], where="post", label=Path(sweep).name)
         ax.scatter(group["iteration"], group["reward"], s=10, alpha=0.4)
+    # A single diverged run (R2 = -5) would flatten every curve: clip the view, not the data.
+    finite = df["reward"].dropna()
+    if len(finite):
+        lo = min(df["best_so_far"].min(), finite.quantile(0.1))
+        hi = finite.max()
+        pad = 0.05 * max(hi - lo, 1e-6)
+        ax.set_ylim(lo - pad, hi + pad)
     keys = sorted({k for k in df["reward_key"].dropna()})
     ax.set_xlabel("evaluation")
     ax.set_ylabel(", ".join(keys) or "reward")
