@@ -107,9 +107,10 @@ t = np.arange(x.shape[0]) * float(arrays["delta_t"])
 types = arrays["types"]
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-for i in range(min(10, x.shape[1])):
-    axes[0].plot(t, x[:, i], lw=0.8, color=f"C{types[i]}")
-axes[0].set(xlabel="time", ylabel="concentration c_i", title="10 metabolites (colour = homeostasis type)")
+for tt in np.unique(types):
+    for i in np.flatnonzero(types == tt)[:5]:
+        axes[0].plot(t, x[:, i], lw=0.8, color=f"C{tt}")
+axes[0].set(xlabel="time", ylabel="concentration c_i", title="5 metabolites per homeostasis type (colour)")
 im = axes[1].imshow(x.T, aspect="auto", cmap="viridis", extent=[t[0], t[-1], x.shape[1], 0])
 axes[1].set(xlabel="time", ylabel="metabolite", title="all concentrations")
 fig.colorbar(im, ax=axes[1])
@@ -196,7 +197,13 @@ for tt in range(n_types):
         inside = (node_c >= cmin[i]) & (node_c <= cmax[i])
         ax.plot(node_c[inside], node_f[i, inside], color=f"C{tt}", lw=0.6, alpha=0.6)
     ax.plot(node_c, -lam[tt] * (node_c - base[tt]), "k--", lw=1, label="truth −λ(c − c_base)")
-    ax.set(xlabel="c", ylabel="MLP_node(c)",
+    # Concentrations above the 99th percentile are rare peaks: the data say little about them.
+    c99 = float(np.percentile(x[:, types == tt], 99))
+    inside = node_c <= c99
+    lo = min(node_f[res["types"] == tt][:, inside].min(), (-lam[tt] * (node_c[inside] - base[tt])).min())
+    hi = max(node_f[res["types"] == tt][:, inside].max(), (-lam[tt] * (node_c[inside] - base[tt])).max())
+    ax.set(xlim=(0, c99), ylim=(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)))
+    ax.set(xlabel="c (up to the 99th percentile of this type's data)", ylabel="MLP_node(c)",
            title=f"type {tt}: slope {metrics[f'homeostasis_slope_t{tt}']:.2e} "
                  f"(true {metrics[f'homeostasis_slope_true_t{tt}']:.2e})")
     ax.legend(fontsize=8)
@@ -262,7 +269,8 @@ for j in bad:
         twins = [i for i in range(S.shape[1]) if i != j and substrates[i] == substrates[j]]
         parallel = [i for i in twins if np.linalg.matrix_rank(np.stack([S[:, i], col])) < 2]
         if parallel:
-            why = f"same substrates and parallel S column as reaction(s) {parallel}: only a sum of their k is seen"
+            why = (f"same substrates and a parallel S column as reaction(s) {parallel}: the data see only "
+                   "one combination of their k (k_a + c·k_b, c the ratio of the columns)")
         elif twins:
             why = f"same substrates {substrates[j]} as reaction(s) {twins}: their monomials coincide"
         else:
