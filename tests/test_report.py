@@ -14,19 +14,19 @@ from neuralgraph.report import collect, main
 def sweeps(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
     ucb, optuna = base / "ucb", base / "optuna"
-    run_app(ucb, "hydra.sweeper.n_iterations=6", "hydra.sweeper.n_parallel=3")
-    run_app(optuna, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", sweeper="optuna_regime")
+    run_app(ucb, "hydra.sweeper.n_iterations=4", "hydra.sweeper.n_parallel=2")
+    run_app(optuna, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", sweeper="optuna_regime")
     return ucb, optuna
 
 
 def test_table_over_both_sweeps(sweeps):
     ucb, optuna = sweeps
     df = collect([ucb, optuna])
-    assert len(df) == 10
+    assert len(df) == 6
     assert set(df["reward_key"]) == {"score"}
     by_sweep = dict(tuple(df.groupby("sweep")))
-    assert list(by_sweep[str(ucb)]["iteration"]) == [1, 2, 3, 4, 5, 6]  # from the tree
-    assert list(by_sweep[str(optuna)]["iteration"]) == [1, 2, 3, 4]  # from job numbers
+    assert list(by_sweep[str(ucb)]["iteration"]) == [1, 2, 3, 4]  # from the tree
+    assert list(by_sweep[str(optuna)]["iteration"]) == [1, 2]  # from job numbers
     assert {"training.lr_k", "training.batch_size", "test_pearson"} <= set(df.columns)
     for group in by_sweep.values():
         assert (group["best_so_far"].diff().dropna() >= 0).all()
@@ -39,7 +39,7 @@ def test_cli_writes_csv_curve_and_tree(sweeps, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "best in" in proc.stdout
-    assert len(pd.read_csv(tmp_path / "rep" / "runs.csv")) == 10
+    assert len(pd.read_csv(tmp_path / "rep" / "runs.csv")) == 6
     assert (tmp_path / "rep" / "best_so_far.png").stat().st_size > 0
     assert (tmp_path / "rep" / "tree_ucb.png").stat().st_size > 0
     assert not (tmp_path / "rep" / "tree_optuna.png").exists()
