@@ -183,7 +183,10 @@ plt.show()
 #
 # The node function MLP_node(c_i, a_i) should learn −λ_t (c_i − c_base,t) for the type t of
 # metabolite i. Each metabolite's learned curve is drawn over the range it visits in the data,
-# against the true line (dashed) of its type.
+# against the true line (dashed) of its type. The homeostatic term is small (λ ≈ 10⁻³) next to
+# the reaction fluxes, and high concentrations are brief peaks, so expect the learned curves to
+# follow the truth near c_base, where most frames sit, and to drift from it far above. The
+# reported slope is a line fitted to each metabolite's curve over its observed range.
 
 # %%
 lam, base = res["homeostatic_lambda"], res["homeostatic_baseline"]

@@ -26,7 +26,8 @@ DEFAULT_DEADLINE = 180
 
 def test_notebooks_present():
     names = {p.stem for p in NOTEBOOKS}
-    for name in ("01_metabolism_rate_constants", "02_signal_connectivity", "04_flyvis", "05_exploration"):
+    for name in ("01_metabolism_rate_constants", "02_signal_connectivity", "03_stoichiometry", "04_flyvis",
+                 "05_exploration"):
         assert name in names
 
 
