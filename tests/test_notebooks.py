@@ -40,8 +40,10 @@ def test_notebook_states_purpose_time_and_switch(path):
     assert 'os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")' in first_code
 
 
-def execute(path: Path, workdir: Path, deadline_s: float) -> None:
-    """Run every cell of the notebook in ``workdir``; fail when the whole notebook exceeds the deadline."""
+def execute(path: Path, workdir: Path, deadline_s: float):
+    """Run every cell of the notebook in ``workdir``; fail when the whole notebook exceeds the deadline.
+
+    Returns the executed notebook."""
     nb = jupytext.read(path)
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=deadline_s,
                                      resources={"metadata": {"path": str(workdir)}})
@@ -53,6 +55,7 @@ def execute(path: Path, workdir: Path, deadline_s: float) -> None:
                 pytest.fail(f"{path.name}: over its {deadline_s:.0f} s budget before cell {index}")
             client.timeout = max(1, int(left))
             client.execute_cell(cell, index)
+    return nb
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -65,6 +68,10 @@ def test_notebook_executes_tiny(path, tmp_path, monkeypatch):
     monkeypatch.setenv("NEURALGRAPH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("MKL_NUM_THREADS", "1")
-    execute(path, work, DEADLINE.get(path.stem, DEFAULT_DEADLINE))
+    nb = execute(path, work, DEADLINE.get(path.stem, DEFAULT_DEADLINE))
     # Everything the notebook wrote is under its working directory.
     assert list((work / "outputs" / "notebooks").iterdir())
+    # The figures reached the notebook (a non-interactive matplotlib backend would drop them).
+    figures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {})]
+    assert len(figures) >= 2, f"{path.name} displayed {len(figures)} figures"
