@@ -15,13 +15,13 @@
 # # 03 · Metabolism: learning the stoichiometric matrix S
 #
 # **What this shows.** The `metabolism_S_learning` regime: 100 metabolites, 256 random
-# mass-conserving reactions (at most 4 metabolites each, integer coefficients), an unknown rate
+# mass-conserving reactions (at most 4 metabolites each, small integer coefficients), an unknown rate
 # law. Who takes part in which reaction is known; the signed coefficients S_ij are learned. We
 # train from the command line and read the run directory back: S true | learned | scatter, how
 # many coefficients come out as the right integer, and how many with the right sign.
 #
-# **How long.** Full size: about 10–20 min of training on one CPU core (see
-# `docs/stoichiometry.md`). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for
+# **How long.** Full size: about 2.5 min on a loaded 2-core machine (1.7 min of it training on
+# one thread). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for
 # `tiny_metabolism_S_learning` (12 metabolites, 16 reactions): under a minute.
 #
 # A note on scale. With the rate law unknown, multiplying column j of S by α_j and dividing the
@@ -116,10 +116,12 @@ plt.show()
 # %% [markdown]
 # ## 3. Integers and signs
 #
-# True coefficients are integers (−2 … +4; substrates negative, products positive). Left: the
-# gauge-fixed learned coefficients against the integer grid, one colour per true value. Right:
-# sign agreement, true sign against learned sign. A reaction whose whole learned column points
-# the other way (a negative gauge) is counted in `stoichiometry_flipped_fraction`.
+# True coefficients are small integers, negative for substrates and positive for products. Left:
+# the gauge-fixed learned coefficients against the integer grid, one colour per true value.
+# Right: true sign against learned sign. With `model.S_sign_constraint=true` (the full regime's
+# default) each edge is kept on the side its known role gives it, so the only possible sign error
+# is a coefficient driven to exactly 0. A reaction whose whole learned column points the other way
+# (a negative gauge) is counted in `stoichiometry_flipped_fraction`.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
@@ -133,16 +135,16 @@ for v in range(int(bins[0]), int(bins[-1]) + 1):
 ax.set(xlabel="learned coefficient (gauge-fixed)", ylabel="edges",
        title=f"{100 * metrics['stoichiometry_integer_accuracy']:.0f}% round to the true integer")
 ax.legend(fontsize=7, ncol=2)
-signs = [-1, 1]
-confusion = np.array([[np.sum((np.sign(et) == a) & (np.sign(eg) == b)) for b in signs] for a in signs])
+true_signs, learned_signs = [-1, 1], [-1, 0, 1]
+confusion = np.array([[np.sum((np.sign(et) == a) & (np.sign(eg) == b)) for b in learned_signs] for a in true_signs])
 ax = axes[1]
 ax.imshow(confusion, cmap="Blues")
 for i in range(2):
-    for j in range(2):
+    for j in range(3):
         ax.text(j, i, str(confusion[i, j]), ha="center", va="center")
-ax.set(xticks=range(2), yticks=range(2), xticklabels=["−", "+"], yticklabels=["−", "+"],
+ax.set(xticks=range(3), yticks=range(2), xticklabels=["−", "0", "+"], yticklabels=["−", "+"],
        xlabel="learned sign (gauge-fixed)", ylabel="true sign",
-       title=f"sign accuracy {100 * metrics['stoichiometry_sign_accuracy_gauged']:.0f}%")
+       title=f"sign accuracy {100 * metrics['stoichiometry_sign_accuracy_gauged']:.1f}%")
 plt.tight_layout()
 plt.show()
 
