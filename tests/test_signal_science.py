@@ -23,3 +23,14 @@ def test_default_settings_reach_the_seed_bar(cli, tmp_path, regime, bar):
     metrics = rundir.read_metrics(out)
     assert metrics["connectivity_R2"] >= bar, metrics
     assert 0.9 < metrics["connectivity_slope"] < 1.1, metrics
+
+
+@pytest.mark.slow
+def test_fig2_small_recovers_W_and_types(cli, tmp_path):
+    out = tmp_path / "fig2_small"
+    proc = cli("+regime=signal_fig2_small", "progress=false", "plots=false", "num_threads=1",
+               f"hydra.run.dir={out}", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = rundir.read_metrics(out)
+    assert metrics["connectivity_R2"] >= 0.99, metrics
+    assert metrics["cluster_accuracy"] >= 0.95, metrics
