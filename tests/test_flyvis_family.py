@@ -115,3 +115,16 @@ def _dataset(run_dir):
 
     name = read_metrics(run_dir)["dataset"]
     return Path(os.environ["NEURALGRAPH_CACHE"]) / "datasets" / name / "data.npz"
+
+
+@needs_connectome
+@pytest.mark.slow
+def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
+    """The issue's bar for the CPU regime: connectivity and τ recovered with R² ≥ 0.9 (minutes)."""
+    out = tmp_path / "small"
+    res = cli("+regime=flyvis_small", "num_threads=1", "progress=false", "plots=false", f"hydra.run.dir={out}",
+              timeout=3600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = read_metrics(out)
+    assert metrics["connectivity_R2"] >= 0.9
+    assert metrics["tau_R2"] >= 0.9

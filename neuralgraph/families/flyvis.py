@@ -370,7 +370,7 @@ class FlyVisFamily(Family):
         show = np.argsort(-x_test.std(axis=0))[:8]
         results.update({
             "W_true": W_true.astype(np.float32), "W_learned": W_corr.astype(np.float32),
-            "W_learned_raw": W_learned.astype(np.float32), "edge_src": src.astype(np.int32),
+            "W_learned_raw": W_learned.astype(np.float32), "W_identifiable": ident, "edge_src": src.astype(np.int32),
             "edge_tgt": tgt.astype(np.int32),
             "tau_true": tau_true, "tau_learned": fit["tau"], "V_rest_true": vr_true, "V_rest_learned": fit["V_rest"],
             "embeddings": emb, "types": types, "type_names": arrays["type_names"], "cluster_labels": labels,

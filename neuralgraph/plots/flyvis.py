@@ -12,24 +12,32 @@ from neuralgraph.plots.common import plot_loss, save
 import matplotlib.pyplot as plt  # noqa: E402  (common selects the Agg backend first)
 
 
-def _scatter(ax, true, learned, label: str, r2: Any, max_points: int = 20000, seed: int = 0) -> None:
+def _scatter(ax, true, learned, label: str, r2: Any, max_points: int = 20000, seed: int = 0,
+             learned_label: str | None = None, excluded: np.ndarray | None = None) -> None:
     true, learned = np.asarray(true), np.asarray(learned)
+    excluded = np.zeros(true.shape, dtype=bool) if excluded is None else np.asarray(excluded)
     if true.size > max_points:
         keep = np.random.default_rng(seed).choice(true.size, max_points, replace=False)
-        true, learned = true[keep], learned[keep]
-    ax.scatter(true, learned, s=3, alpha=0.4, color="tab:blue", rasterized=True)
+        true, learned, excluded = true[keep], learned[keep], excluded[keep]
+    ax.scatter(true[~excluded], learned[~excluded], s=3, alpha=0.4, color="tab:blue", rasterized=True, label="scored")
+    if excluded.any():
+        ax.scatter(true[excluded], learned[excluded], s=6, marker="x", color="tab:red", alpha=0.6,
+                   rasterized=True, label="not identifiable (silent sender)")
+        ax.legend(fontsize=7)
     lo = float(np.nanmin(np.concatenate([true, learned])))
     hi = float(np.nanmax(np.concatenate([true, learned])))
     ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
     ax.set_xlabel(f"true {label}")
-    ax.set_ylabel(f"learned {label}")
+    ax.set_ylabel(f"learned {learned_label or label}")
     r2_text = f"{r2:.3f}" if isinstance(r2, (float, int)) and np.isfinite(r2) else "n/a"
     ax.set_title(f"{label}: R² = {r2_text}")
 
 
 def plot_scatters(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    _scatter(axes[0], results["W_true"], results["W_learned"], "W (corrected)", metrics.get("connectivity_R2"))
+    _scatter(axes[0], results["W_true"], results["W_learned"], "W", metrics.get("connectivity_R2"),
+             learned_label="W (scale-corrected)", excluded=None if "W_identifiable" not in results
+             else ~np.asarray(results["W_identifiable"], dtype=bool))
     _scatter(axes[1], results["tau_true"], results["tau_learned"], "τ", metrics.get("tau_R2"))
     _scatter(axes[2], results["V_rest_true"], results["V_rest_learned"], "V_rest", metrics.get("V_rest_R2"))
     save(fig, path)
