@@ -183,7 +183,8 @@ def test_each_regulariser_on_a_known_S(arrays):
     assert terms["S_integer"].item() == pytest.approx(0.3 * (0 + 0 + 1 + 0.5) / 4, abs=1e-6)
     # column sums: reaction 0 = −1 + 2 = 1, reaction 1 = 0.5 − 0.25 = 0.25
     assert terms["mass_conservation"].item() == pytest.approx(0.4 * (1 + 0.0625) / 2)
-    fam, cfg, model = known_model(arrays, "training.coeff_S_integer=1", "training.S_integer_loss=round")
+    fam, cfg, model = known_model(arrays, "training.coeff_S_integer=1", "training.S_integer_loss=round",
+                                  "training.coeff_mass_conservation=0")
     assert fam.stoichiometry_penalties(model, cfg.training, 0)["S_integer"].item() == pytest.approx((0.25 + 0.0625) / 4)
     # the regularisers go through the family's hook (the trainer's entry point)
     assert set(fam.regularizers(model, {}, None, cfg.training, 0)) == {"S_integer"}
@@ -252,6 +253,16 @@ def test_superset_of_edges_and_learning_rate_groups(arrays):
     groups = {g["name"]: g for g in fam.param_groups(model, cfg.training)}
     assert groups["S"]["lr"] == 0.02 and groups["S"]["params"][0] is model.sto
     assert "MLP_rate" in groups and model.mlp_rate.net[0].out_features == 5
+
+
+def test_homeostasis_switch(arrays):
+    _, _, model, data = build(arrays, "model.homeostasis=false")
+    with torch.no_grad():
+        model.mlp_node.net[-1].bias.fill_(5.0)  # a non-zero MLP_node must not leak into dc/dt
+        x = data.x[:3]
+        assert torch.allclose(model({"x": x}), model.rates(x) @ model.stoichiometry().T)
+    with pytest.raises(ConfigError, match="coeff_MLP_node_L1=1.0 needs model.homeostasis=true"):
+        MetabolismFamily().validate(compose_tiny("model.homeostasis=false", "training.coeff_MLP_node_L1=1"))
 
 
 def test_free_substrate_orders(arrays):
