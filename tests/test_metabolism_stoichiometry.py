@@ -338,6 +338,19 @@ def test_metrics_against_sklearn_and_scipy():
     assert m["stoichiometry_R2"] > 0.95 and m["stoichiometry_sign_accuracy_gauged"] > 0.95
 
 
+def test_truth_free_mincoef_readout():
+    rxn = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3])
+    true = np.array([-1.0, -2.0, 3.0, -2.0, 2.0, -2.0, 1.0, 1.0, -1.0, 0.0])
+    learned = np.array([-0.4, -0.8, 1.2, -0.7, 0.7, -1.0, 0.5, 0.5, -3.0, 0.2])  # last: a spurious small edge
+    m, _ = stoichiometry_scores(true, learned, rxn, 4, np.ones(4, bool))
+    # by hand: columns / smallest clearly non-zero magnitude (0.2 < 0.15 * 3 is ignored in column 3)
+    readout = np.array([-1, -2, 3, -1, 1, -2, 1, 1, -1, 0.2 / 3])
+    on = true != 0
+    assert m["stoichiometry_integer_accuracy_mincoef"] == pytest.approx(np.mean(np.round(readout[on]) == true[on]))
+    assert m["stoichiometry_R2_mincoef"] == pytest.approx(sk_r2(true[on], readout[on]))
+    assert m["stoichiometry_integer_accuracy_mincoef"] == pytest.approx(7 / 9)  # only (−2, +2) is misread
+
+
 def test_perfect_and_flipped_columns():
     rxn = np.array([0, 0, 1, 1, 1])
     true = np.array([-1.0, 1.0, -2.0, 1.0, 1.0])

@@ -9,7 +9,8 @@ Metrics with S learned (definitions and the per-reaction gauge in
 :mod:`neuralgraph.metrics.stoichiometry`): ``stoichiometry_R2`` (gauge-fixed identity R² on the
 true edges of identifiable reactions), ``stoichiometry_R2_all``, ``stoichiometry_R2_raw``,
 ``stoichiometry_r2_fit``, ``stoichiometry_sign_accuracy``, ``stoichiometry_integer_accuracy``
-(+ ``_raw``), ``stoichiometry_precision`` / ``stoichiometry_recall`` (superset of edges only),
+(+ ``_raw``), the truth-free read-out ``stoichiometry_R2_mincoef`` /
+``stoichiometry_integer_accuracy_mincoef``, ``stoichiometry_precision`` / ``stoichiometry_recall`` (superset of edges only),
 ``stoichiometry_gauge_median``, ``n_unidentifiable_reactions``, plus the rollout and rank metrics
 below. Reactions sharing substrates and orders with another reaction are unidentifiable
 (:func:`duplicate_reactions`).
@@ -63,7 +64,7 @@ from omegaconf import DictConfig
 from neuralgraph.errors import ConfigError
 from neuralgraph.families.base import Family, TrainData, register_family
 from neuralgraph.metrics import linear_fit, r2_score, trace_pearson, trace_r2, trimmed_fit
-from neuralgraph.metrics.stoichiometry import duplicate_reactions, stoichiometry_scores
+from neuralgraph.metrics.stoichiometry import duplicate_reactions, mincoef_gauge, stoichiometry_scores
 from neuralgraph.models.metabolism import MetabolismGNN
 from neuralgraph.simulate import metabolism as sim
 from neuralgraph.trainer import adam_group
@@ -403,6 +404,7 @@ class MetabolismFamily(Family):
                 "S_learned_gauged": gauged_dense,
                 "edge_met": edge_met, "edge_rxn": edge_rxn, "edge_true": s_true,
                 "edge_learned": learned_edges, "edge_gauged": gauged,
+                "edge_mincoef": mincoef_gauge(learned_edges, edge_rxn, arrays["S"].shape[1])[edge_rxn] * learned_edges,
                 "identifiable_reactions": identifiable_reactions(arrays),
                 "log_k_true": true, "log_k_learned": learned,
             })

@@ -18,6 +18,11 @@ or its rates are monotone. Scores come in two kinds:
 - raw: the learned coefficients as they are (``*_raw``, and ``stoichiometry_sign_accuracy``);
   meaningful only when a constraint or regulariser (sign constraint, integer pull, L1) has fixed
   the orientation and scale toward the true integers.
+- truth-free (``*_mincoef``): what a user without the truth would read out. Each learned column
+  is divided by its smallest clearly non-zero magnitude (|s| ≥ ``MINCOEF_REL`` × the column's
+  largest), so that coefficient becomes ±1: chemists write reactions with the smallest
+  integers. This is wrong by construction for columns whose true coefficients share a factor,
+  e.g. (−2, +2). No method can resolve those from the dynamics.
 
 R² is the identity-line coefficient of determination 1 − Σ(p − t)²/Σ(t − t̄)², over the true
 non-zero entries only (the zeros of a superset are scored by precision/recall instead).
@@ -37,6 +42,22 @@ def gauge_factors(true: np.ndarray, learned: np.ndarray, rxn: np.ndarray, n_rxn:
     tl = np.bincount(rxn, weights=true * learned, minlength=n_rxn)
     ll = np.bincount(rxn, weights=learned * learned, minlength=n_rxn)
     return np.divide(tl, ll, out=np.zeros(n_rxn), where=ll > 0)
+
+
+#: Truth-free gauge: magnitudes below this fraction of the column's largest are treated as zero.
+#: Below the smallest true ratio in the random regime (1/5, e.g. 2 + 2 + 1 -> 5).
+MINCOEF_REL = 0.15
+
+
+def mincoef_gauge(learned: np.ndarray, rxn: np.ndarray, n_rxn: int, rel: float = MINCOEF_REL) -> np.ndarray:
+    """Per-reaction 1 / (smallest |s| ≥ rel · max |s| of the column); 0 for an all-zero column."""
+    mag = np.abs(learned)
+    col_max = np.zeros(n_rxn)
+    np.maximum.at(col_max, rxn, mag)
+    keep = (mag >= rel * col_max[rxn]) & (mag > 0)
+    col_min = np.full(n_rxn, np.inf)
+    np.minimum.at(col_min, rxn[keep], mag[keep])
+    return np.where(np.isfinite(col_min), 1.0 / np.where(np.isfinite(col_min), col_min, 1.0), 0.0)
 
 
 def duplicate_reactions(sub_met: np.ndarray, sub_rxn: np.ndarray, sub_s: np.ndarray, n_rxn: int) -> np.ndarray:
@@ -91,6 +112,9 @@ def stoichiometry_scores(
     m["stoichiometry_flipped_fraction"] = float(np.mean(alpha[scored] < 0)) if on.any() else float("nan")
     m["stoichiometry_integer_accuracy"] = float(np.mean(np.round(gauged[on]) == true[on]))
     m["stoichiometry_integer_accuracy_raw"] = float(np.mean(np.round(learned[on]) == true[on]))
+    mincoef = mincoef_gauge(learned, rxn, n_rxn)[rxn] * learned
+    m["stoichiometry_R2_mincoef"] = r2_score(true[on], mincoef[on])
+    m["stoichiometry_integer_accuracy_mincoef"] = float(np.mean(np.round(mincoef[on]) == true[on]))
     with_edges = np.bincount(rxn[nz], minlength=n_rxn) > 0
     m["stoichiometry_gauge_median"] = float(np.median(np.abs(alpha[scored]))) if on.any() else float("nan")
     m["n_unidentifiable_reactions"] = int((with_edges & ~identifiable).sum())
