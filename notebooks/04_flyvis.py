@@ -23,7 +23,7 @@
 # the time constants τ, the resting potentials V_rest, the visual field, and the cell types.
 #
 # **How long.** Full size: the two trainings run side by side, one CPU thread each: about
-# 15–30 min on a 2-core machine. Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for `tiny_flyvis` (one
+# 12 min on a loaded 2-core machine (10–11 min of training each). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for `tiny_flyvis` (one
 # column ring, 443 neurons, 8,174 synapses): about a minute.
 #
 # Needs the connectome file of the flyvis wheel: `pip install --no-deps flyvis==1.2.0`. Runs go to
@@ -105,20 +105,27 @@ print(f"{len(xy)} columns, {len(node_type)} neurons of {len(names)} types, {len(
 # %% [markdown]
 # ## 2. The connectome on the lattice
 #
-# Left: the hexagonal columns, each holding one copy of the column's cell types (number of
-# neurons per column in colour). Middle: the type-to-type wiring, summed true weights from each
+# Left: the hexagonal columns, each holding one copy of the column's cell types; the colour
+# counts, for one neuron of the centre column, its presynaptic neurons in each column (wiring is
+# local and repeats from column to column). Middle: the type-to-type wiring, summed true weights from each
 # presynaptic type (columns) to each postsynaptic type (rows), blue inhibitory, red excitatory.
 # Right: how many neurons of each type the lattice holds.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"width_ratios": [1, 1.3, 1.6]})
-per_col = np.bincount(node_col, minlength=len(xy))
-sc = axes[0].scatter(xy[:, 0], xy[:, 1], c=per_col, s=900 if TINY else 500, marker="h", cmap="YlGnBu",
+# One neuron in the centre column and where its inputs come from: synapses per presynaptic column.
+centre = int(np.argmin(np.hypot(xy[:, 0], xy[:, 1])))
+type_names = list(names)
+post_type = type_names.index("T4a") if "T4a" in type_names else int(np.bincount(node_type[tgt]).argmax())
+post = int(np.flatnonzero((node_type == post_type) & (node_col == centre))[0])
+inputs = np.bincount(node_col[src[tgt == post]], minlength=len(xy))
+sc = axes[0].scatter(xy[:, 0], xy[:, 1], c=inputs, s=900 if TINY else 500, marker="h", cmap="YlGnBu",
                      vmin=0, edgecolors="k")
 for c, (px, py) in enumerate(xy):
-    axes[0].text(px, py, str(c), ha="center", va="center", fontsize=8)
-axes[0].set(aspect="equal", title="columns (number = column index)", xticks=[], yticks=[])
-fig.colorbar(sc, ax=axes[0], label="neurons in column", shrink=0.7)
+    axes[0].text(px, py, str(c), ha="center", va="center", fontsize=8, color="C3" if c == centre else "k")
+axes[0].set(aspect="equal", xticks=[], yticks=[],
+            title=f"inputs to {names[post_type]} in column {centre}, by column")
+fig.colorbar(sc, ax=axes[0], label="presynaptic neurons", shrink=0.7)
 n_types = len(names)
 M = np.zeros((n_types, n_types))
 np.add.at(M, (node_type[tgt], node_type[src]), arrays["W"])
@@ -226,7 +233,8 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 axes[0].scatter(rf["field_true"].ravel(), rf["field_learned"].ravel(), s=2, alpha=0.3)
 axes[0].set(xlabel="true luminance", ylabel="learned Ω²", title=f"field: R² = {mf.get('field_R2', float('nan')):.3f}")
 for ax, key, title in ((axes[1], "field_true", "true luminance"), (axes[2], "field_learned", "learned Ω²")):
-    ax.imshow(rf[key].T, aspect="auto", cmap="gray")
+    lo, hi = np.percentile(rf[key], [1, 99])  # a few bright outliers would grey out the rest
+    ax.imshow(rf[key].T, aspect="auto", cmap="gray", vmin=lo, vmax=hi)
     ax.set(xlabel=f"scored frame (of {len(rf['field_frames'])})", ylabel="column", title=title)
 plt.tight_layout()
 plt.show()
