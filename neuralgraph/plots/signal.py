@@ -126,7 +126,10 @@ def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], 
 def plot_field(arrays, results, metrics, path: Path, n_show: int = 4) -> None:
     true, learned = arrays["e"], results["e_learned"]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    for k, i in enumerate(np.linspace(0, learned.shape[1] - 1, n_show).astype(int)):
+    driven = np.flatnonzero(true.std(axis=0) > 0)
+    if driven.size == 0:
+        driven = np.arange(learned.shape[1])
+    for k, i in enumerate(driven[np.linspace(0, driven.size - 1, min(n_show, driven.size)).astype(int)]):
         ax.plot(true[:, i], color=plt.cm.tab10(k), lw=1)
         ax.plot(learned[:, i], color=plt.cm.tab10(k), lw=1, ls="--")
     ax.set_title(f"input field: true (solid) vs learned (dashed), field_R2 = {metrics.get('field_R2', float('nan')):.3f}")
