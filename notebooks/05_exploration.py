@@ -21,9 +21,11 @@
 # against Optuna, the UCB scores, the working memory and the log the loop wrote, and the report
 # table (pandas) of every run.
 #
-# **How long.** Full size (`oscillatory_rank50`, 16 evaluations per sweeper, 2 at a time, both
-# sweeps side by side): each evaluation is a full training of about 5 min on one quiet core, so
-# about 1.5 h on a 4-core machine (an estimate; not measured end to end). Set
+# **How long.** Full size (`oscillatory_rank50`, 16 evaluations per sweeper, proposed 2 per
+# round, the two sweeps side by side on Hydra's basic launcher, one thread per run): each
+# evaluation is a full training of about 5 min on a quiet core (15 min on a loaded one), so about
+# 1.5 h with two free cores — an estimate from single runs, not measured end to end. Add
+# `hydra/launcher=joblib hydra.launcher.n_jobs=2` to the sweeps to run each round's 2 in parallel. Set
 # `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for 6 short `tiny_metabolism` runs per sweeper: about a minute.
 # To read a sweep you already ran instead, set `SWEEP_DIR` (and optionally `OPTUNA_DIR`) below.
 #
@@ -60,7 +62,7 @@ else:
 OUT = Path("outputs/notebooks/05_exploration").resolve() / SIZE
 OUT.mkdir(parents=True, exist_ok=True)
 REPO = Path(neuralgraph.__file__).resolve().parent.parent  # conf/ and hydra_plugins/ live here
-print(f"size={SIZE}  regime={REGIME}  {N_EVAL} evaluations per sweeper, {N_PARALLEL} at a time  output={OUT}")
+print(f"size={SIZE}  regime={REGIME}  {N_EVAL} evaluations per sweeper, {N_PARALLEL} per round  output={OUT}")
 
 
 def start_sweep(sweep_dir: Path, *args: str):
