@@ -29,22 +29,7 @@ from neuralgraph.families import get_family
 from neuralgraph.train import CONF_DIR, resolve_device
 from neuralgraph.trainer import steps_per_epoch
 
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def timed(fn, repeats: int) -> float:
-    """Seconds per call of ``fn`` (after two warm-up calls)."""
-    for _ in range(2):
-        fn()
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    sync()
-    return (time.perf_counter() - t0) / repeats
+from bench_metabolism import timed  # noqa: E402  (same folder: seconds per call after warm-up)
 
 
 def main() -> None:

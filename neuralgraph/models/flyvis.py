@@ -79,10 +79,13 @@ class FlyVisGNN(nn.Module):
         self.learn_field = learn_field
         self.t_scale = 2 * math.pi / float(nnr_f_T_period)
         self.field = (
-            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f,
-                  out_scale=omega_f)  # output of order 1 at init: Ω² must not start stuck at 0
+            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f)
             if learn_field else None
         )
+        if self.field is not None:
+            # Start as a uniform grey (Ω² ≈ 0.5) with small structure: f_θ then sees a usable input
+            # and Ω gets gradient (a field starting at Ω ≈ 0 would be stuck, since dΩ²/dΩ = 2Ω).
+            nn.init.constant_(self.field.out.bias, math.sqrt(0.5))
 
     # pieces ------------------------------------------------------------------------------------
     def g(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
