@@ -114,7 +114,7 @@ def train(
                     result.history["regularization"].append(float(run_reg) / n_run)
                     result.history["live"].append(live)
                     for key, value in reg_terms.items():
-                        result.history.setdefault(f"reg_{key}", []).append(float(value))
+                        result.history.setdefault(f"reg_{key}", []).append(float(value.detach()))
                     bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", refresh=False, **{family.primary_metric: f"{live:.3f}"})
                     run_pred.zero_()
                     run_reg.zero_()
