@@ -45,7 +45,8 @@ Metrics (``analysis.log`` / ``metrics.json``):
   ``cluster_accuracy_embedding`` uses the embeddings alone with single-linkage clustering
   (:func:`neuralgraph.metrics.cluster.cluster_accuracy`);
 - ``test_R2`` / ``test_pearson`` — free Euler rollout of the learned model from the first state of the
-  held-out, noise-free test movie, driven by the true test stimulus, scored trace by trace
+  held-out, noise-free test movie, driven by the true test stimulus (when the field is learned, mapped
+  through the affine calibration Ω² ≈ a·luminance + b fitted for ``field_R2``), scored trace by trace
   (:func:`neuralgraph.metrics.trace_r2` / :func:`trace_pearson`) and averaged over the *responsive*
   neurons, those whose test trace has a std ≥ ``training.test_min_std`` (without process noise the
   visual signal fades with depth and many deep neurons sit at a fixed point to within 1e-4: a trace
@@ -336,7 +337,8 @@ class FlyVisFamily(Family):
             with torch.no_grad():
                 pred_field = torch.cat([model.field_values(c) for c in frames.split(64)]).cpu().numpy()
             true_field = arrays["stimulus"][frames.cpu().numpy()]
-            metrics["field_R2"] = linear_fit(true_field, pred_field).r2
+            field_fit = linear_fit(true_field, pred_field)
+            metrics["field_R2"] = field_fit.r2
             results["field_true"] = true_field.astype(np.float32)
             results["field_learned"] = pred_field.astype(np.float32)
             results["field_frames"] = frames.cpu().numpy()
@@ -354,7 +356,12 @@ class FlyVisFamily(Family):
         dt = float(cfg.simulation.delta_t)
         n_roll = min(int(t.n_rollout_frames), arrays["x_test"].shape[0])
         x_test = arrays["x_test"][:n_roll]
-        stim = torch.as_tensor(arrays["stimulus_test"][:n_roll], device=device)
+        stim_np = arrays["stimulus_test"][:n_roll]
+        if model.field is not None and np.isfinite(field_fit.slope):
+            # f_θ was trained on Ω², which matches the luminance only up to the affine map measured
+            # by field_R2 (Ω² ≈ slope·luminance + intercept): the held-out movie is fed through it.
+            stim_np = field_fit.slope * stim_np + field_fit.intercept
+        stim = torch.as_tensor(stim_np.astype(np.float32), device=device)
         pred = self.rollout(model, torch.as_tensor(x_test[0], device=device), stim, dt).cpu().numpy()
         responsive = x_test.std(axis=0) >= t.test_min_std
         if not responsive.any():
