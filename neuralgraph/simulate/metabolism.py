@@ -38,15 +38,15 @@ Two constructors for S:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from pathlib import Path
-
 from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.metrics.identifiability import null_space_weight
+from neuralgraph.simulate.node_types import contiguous_types
 
 
 @dataclass
@@ -254,11 +254,6 @@ def file_network(S: np.ndarray) -> Network:
     order = np.lexsort((met, rxn))  # grouped by reaction, like the constructors
     met, rxn = met[order].astype(np.int64), rxn[order].astype(np.int64)
     return Network(S.astype(np.float64), met, rxn, -S[met, rxn].astype(np.float64))
-
-
-def contiguous_types(n: int, n_types: int) -> np.ndarray:
-    """Types as contiguous, near-equal blocks: node i gets type floor(i·T/n)."""
-    return (np.arange(n) * n_types // n).astype(np.int64)
 
 
 def derivative(
