@@ -120,7 +120,8 @@ def _dataset(run_dir):
 @needs_connectome
 @pytest.mark.slow
 def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
-    """The issue's bar for the CPU regime: connectivity and τ recovered with R² ≥ 0.9 (minutes)."""
+    """The issue's bar for the CPU regime: connectivity and τ recovered with R² ≥ 0.9 (minutes), with
+    the visual input learned by the field (measured: conn 0.927, τ 0.976, field 0.962)."""
     out = tmp_path / "small"
     res = cli("+regime=flyvis_small", "num_threads=1", "progress=false", "plots=false", f"hydra.run.dir={out}",
               timeout=3600)
@@ -128,3 +129,4 @@ def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
     metrics = read_metrics(out)
     assert metrics["connectivity_R2"] >= 0.9
     assert metrics["tau_R2"] >= 0.9
+    assert metrics["field_R2"] >= 0.8
