@@ -58,3 +58,21 @@ def scatter_true_learned(
     ax.set_ylabel(f"learned {label}")
     ax.set_title(title)
     ax.legend(fontsize=8)
+
+
+def plot_rollout_traces(
+    true: np.ndarray, pred: np.ndarray, path: Path, title: str, var: str, truth_label: str = "truth",
+    n_show: int = 6,
+) -> None:
+    """The ``n_show`` most active traces (frames × nodes) of a rollout against the truth."""
+    order = np.argsort(true.std(axis=0))[::-1][:n_show]
+    fig, axes = plt.subplots(len(order), 1, figsize=(8, 1.35 * len(order)), sharex=True)
+    axes = np.atleast_1d(axes)
+    for ax, i in zip(axes, order):
+        ax.plot(true[:, i], color="k", lw=1, label=truth_label)
+        ax.plot(pred[:, i], color="tab:orange", lw=1, ls="--", label="model rollout")
+        ax.set_ylabel(f"{var}[{i}]", fontsize=8)
+    axes[0].legend(fontsize=7, loc="upper right")
+    axes[0].set_title(title)
+    axes[-1].set_xlabel("frame")
+    save(fig, path)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neuralgraph.plots.common import plot_loss, save, scatter_true_learned
+from neuralgraph.plots.common import plot_loss, plot_rollout_traces, save, scatter_true_learned
 
 
 def plot_rate_constants(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
@@ -55,20 +55,12 @@ def plot_homeostasis(results: Mapping[str, np.ndarray], path: Path) -> None:
     save(fig, path)
 
 
-def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path, n_show: int = 6) -> None:
-    true, pred = results["rollout_true"], results["rollout_pred"]
-    order = np.argsort(true.std(axis=0))[::-1][:n_show]  # the most active metabolites
-    fig, axes = plt.subplots(n_show, 1, figsize=(8, 1.4 * n_show), sharex=True)
-    for ax, i in zip(np.atleast_1d(axes), order):
-        ax.plot(true[:, i], color="k", lw=1, label="truth")
-        ax.plot(pred[:, i], color="tab:orange", lw=1, ls="--", label="model rollout")
-        ax.set_ylabel(f"c[{i}]", fontsize=8)
-    np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper right")
-    np.atleast_1d(axes)[0].set_title(
-        f"held-out rollout: test_R2 = {metrics['test_R2']:.3f}, test_pearson = {metrics['test_pearson']:.3f}"
+def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    plot_rollout_traces(
+        results["rollout_true"], results["rollout_pred"], path, var="c",
+        title=f"held-out rollout from frame 0: windowed test_R2 = {metrics['test_R2']:.3f}, "
+        f"test_pearson = {metrics['test_pearson']:.3f}",
     )
-    np.atleast_1d(axes)[-1].set_xlabel("frame")
-    save(fig, path)
 
 
 def plot_activity(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neuralgraph.plots.common import plot_loss, save
+from neuralgraph.plots.common import plot_loss, plot_rollout_traces, save
 
 
 def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
@@ -106,21 +106,12 @@ def plot_activity(arrays, path: Path, n_show: int = 20, n_frames: int = 2000) ->
     save(fig, path)
 
 
-def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path, n_show: int = 6) -> None:
-    true, pred = results["rollout_true"], results["rollout_pred"]
-    order = np.argsort(true.std(axis=0))[::-1][:n_show]
-    fig, axes = plt.subplots(n_show, 1, figsize=(8, 1.3 * n_show), sharex=True)
-    for ax, i in zip(np.atleast_1d(axes), order):
-        ax.plot(true[:, i], color="k", lw=1, label="truth (noise-free)")
-        ax.plot(pred[:, i], color="tab:orange", lw=1, ls="--", label="model rollout")
-        ax.set_ylabel(f"u_{i}", fontsize=8)
-    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper right")
-    np.atleast_1d(axes)[0].set_title(
-        f"free rollout: test_R2 = {metrics.get('test_R2', float('nan')):.3f}, "
-        f"test_pearson = {metrics.get('test_pearson', float('nan')):.3f}"
+def plot_rollout(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
+    plot_rollout_traces(
+        results["rollout_true"], results["rollout_pred"], path, var="u", truth_label="truth (noise-free)",
+        title=f"free rollout: test_R2 = {metrics.get('test_R2', float('nan')):.3f}, "
+        f"test_pearson = {metrics.get('test_pearson', float('nan')):.3f}",
     )
-    np.atleast_1d(axes)[-1].set_xlabel("frame")
-    save(fig, path)
 
 
 def plot_field(arrays, results, metrics, path: Path, n_show: int = 4) -> None:
