@@ -24,8 +24,9 @@
 # one that must learn the visual field as well (`model.field_type=visual`) — and read back W,
 # the time constants τ, the resting potentials V_rest, the visual field, and the cell types.
 #
-# **How long.** Full size: the two trainings run side by side, one CPU thread each: about
-# 12 min on a loaded 2-core machine (10–11 min of training each). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for `tiny_flyvis` (one
+# **How long.** Full size: the two trainings run side by side, one CPU thread each: 6 to 12 min
+# on a 2-core machine (measured: 6 min with 5.5 min of training each when lightly loaded, 12 min
+# when heavily loaded and simulating the dataset first). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for `tiny_flyvis` (one
 # column ring, 443 neurons, 8,174 synapses): about a minute.
 #
 # Needs the connectome file of the flyvis wheel: `pip install --no-deps flyvis==1.2.0`. Runs go to
