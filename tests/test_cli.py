@@ -107,3 +107,9 @@ def test_dataset_dir_depends_on_config_only(tmp_path):
     b = OmegaConf.create({"m": 2, "n": 1})
     c = OmegaConf.create({"m": 2, "n": 3})
     assert dataset_dir(tmp_path, "x", a) == dataset_dir(tmp_path, "x", b) != dataset_dir(tmp_path, "x", c)
+
+
+def test_sweeper_plugins_are_found_from_another_directory(tmp_path, cli):
+    proc = cli("--info", "plugins", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "UCBLLMSweeper" in proc.stdout and "OptunaRegimeSweeper" in proc.stdout
