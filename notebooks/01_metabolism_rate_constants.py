@@ -32,21 +32,19 @@
 
 # %%
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-import neuralgraph
 from neuralgraph.config import register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.families import get_family
 from neuralgraph.metrics.activity import effective_rank
-from neuralgraph.rundir import read_metrics, read_results
+from neuralgraph.rundir import read_results
 from neuralgraph.train import CONF_DIR
+from neuralgraph.launch import run as train
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -55,25 +53,8 @@ TINY = SIZE == "tiny"
 REGIME = "tiny_metabolism" if TINY else "oscillatory_rank50"
 OUT = Path("outputs/notebooks/01_metabolism").resolve() / SIZE
 OUT.mkdir(parents=True, exist_ok=True)
-# The checkout root: conf/ and hydra_plugins/ live there, beside the package.
-REPO = Path(neuralgraph.__file__).resolve().parent.parent
 print(f"size={SIZE}  regime={REGIME}  output={OUT}")
 
-
-def train(run_dir: Path, regime: str, *overrides: str) -> dict:
-    """``python -m neuralgraph.train +regime=REGIME OVERRIDES hydra.run.dir=RUN_DIR``; return its metrics.
-
-    A finished run already in ``run_dir`` is reused."""
-    if (run_dir / "results.npz").exists() and (run_dir / "metrics.json").exists():
-        print(f"reusing {run_dir}")
-        return read_metrics(run_dir)
-    cmd = [sys.executable, "-m", "neuralgraph.train", f"+regime={regime}", "progress=false",
-           *overrides, f"hydra.run.dir={run_dir}"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    return read_metrics(run_dir)
 
 
 # %% [markdown]

@@ -35,8 +35,6 @@
 
 # %%
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,12 +42,13 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from IPython.display import Image, display
 
-import neuralgraph
 from neuralgraph.config import register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.families import get_family
-from neuralgraph.rundir import read_metrics, read_results
+from neuralgraph.rundir import read_results
 from neuralgraph.train import CONF_DIR
+from neuralgraph.launch import finish
+from neuralgraph.launch import start as start_training
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -71,31 +70,10 @@ else:
     }
 OUT = Path("outputs/notebooks/02_signal").resolve() / SIZE
 OUT.mkdir(parents=True, exist_ok=True)
-REPO = Path(neuralgraph.__file__).resolve().parent.parent  # conf/ and hydra_plugins/ live here
 print(f"size={SIZE}  output={OUT}")
 for name, (regime, overrides) in SETTINGS.items():
     print(f"  {name:>9}: +regime={regime} {' '.join(overrides)}")
 
-
-def start_training(run_dir: Path, regime: str, *overrides: str):
-    """Start ``python -m neuralgraph.train +regime=REGIME OVERRIDES hydra.run.dir=RUN_DIR``.
-
-    Returns the process, or None when a finished run is already in ``run_dir``."""
-    if (run_dir / "results.npz").exists() and (run_dir / "metrics.json").exists():
-        print(f"reusing {run_dir}")
-        return None
-    cmd = [sys.executable, "-m", "neuralgraph.train", f"+regime={regime}", "progress=false",
-           "num_threads=1", *overrides, f"hydra.run.dir={run_dir}"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc, run_dir: Path) -> dict:
-    if proc is not None:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(proc.args)} failed:\n{err[-3000:]}")
-    return read_metrics(run_dir)
 
 
 # %% [markdown]

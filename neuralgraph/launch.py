@@ -1,0 +1,56 @@
+"""Start training runs from Python the way a user does from the shell, and read them back.
+
+    proc = start(run_dir, "oscillatory_rank50", "training.lr_k=1e-2")   # non-blocking
+    metrics = finish(proc, run_dir)                                    # wait, then metrics.json
+    metrics = run(run_dir, "tiny_metabolism")                          # both at once
+
+Each run is ``python -m neuralgraph.train +regime=REGIME OVERRIDES hydra.run.dir=RUN_DIR`` in a
+child process (so several can run side by side), with one CPU thread and no progress bar. A
+finished run already in ``run_dir`` is reused rather than trained again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import neuralgraph
+from neuralgraph.rundir import METRICS_JSON, RESULTS_NPZ, read_metrics
+
+#: The checkout root: conf/, agents/ and hydra_plugins/ live there, beside the package.
+REPO = Path(neuralgraph.__file__).resolve().parent.parent
+
+
+def is_finished(run_dir: str | os.PathLike) -> bool:
+    run_dir = Path(run_dir)
+    return (run_dir / RESULTS_NPZ).exists() and (run_dir / METRICS_JSON).exists()
+
+
+def start(run_dir: str | os.PathLike, regime: str, *overrides: str) -> subprocess.Popen | None:
+    """Start one training run; ``None`` when a finished run is already in ``run_dir``."""
+    run_dir = Path(run_dir)
+    if is_finished(run_dir):
+        print(f"reusing {run_dir}")
+        return None
+    cmd = [sys.executable, "-m", "neuralgraph.train", f"+regime={regime}", "progress=false",
+           "num_threads=1", *overrides, f"hydra.run.dir={run_dir}"]
+    # The checkout on PYTHONPATH lets Hydra find hydra_plugins/ whatever the install mode.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen | None, run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Wait for ``proc`` (if any) and return the run's metrics; raise with its stderr on failure."""
+    if proc is not None:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(proc.args)} failed:\n{err[-3000:]}")
+    return read_metrics(run_dir)
+
+
+def run(run_dir: str | os.PathLike, regime: str, *overrides: str) -> dict[str, Any]:
+    """Train (or reuse) one run and return its metrics."""
+    return finish(start(run_dir, regime, *overrides), run_dir)
