@@ -21,12 +21,11 @@ import argparse
 import time
 
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from neuralgraph.config import register_configs
 from neuralgraph.families import get_family
-from neuralgraph.train import CONF_DIR, resolve_device
+from neuralgraph.launch import compose_regime
+from neuralgraph.train import resolve_device
 from neuralgraph.trainer import steps_per_epoch
 
 from bench_metabolism import timed  # noqa: E402  (same folder: seconds per call after warm-up)
@@ -42,9 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"+regime={args.regime}"])
+    cfg = compose_regime(args.regime)
     device = resolve_device(args.device)
     family = get_family("flyvis")
     full_frames = int(cfg.simulation.n_frames)

@@ -15,11 +15,10 @@ import argparse
 import time
 
 import torch
-from hydra import compose, initialize_config_dir
 
-from neuralgraph.config import register_configs
 from neuralgraph.families import get_family
-from neuralgraph.train import CONF_DIR, resolve_device
+from neuralgraph.launch import compose_regime
+from neuralgraph.train import resolve_device
 
 
 def timed(fn, repeats: int) -> float:
@@ -43,9 +42,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
 
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"+regime={args.regime}"])
+    cfg = compose_regime(args.regime)
     device = resolve_device(args.device)
     family = get_family(cfg.simulation.family)
 

@@ -3,6 +3,7 @@
     proc = start(run_dir, "oscillatory_rank50", "training.lr_k=1e-2")   # non-blocking
     metrics = finish(proc, run_dir)                                    # wait, then metrics.json
     metrics = run(run_dir, "tiny_metabolism")                          # both at once
+    cfg = compose_regime("oscillatory_rank50", "training.lr_k=1e-2")     # the config, in-process
 
 Each run is ``python -m neuralgraph.train +regime=REGIME OVERRIDES hydra.run.dir=RUN_DIR`` in a
 child process (so several can run side by side), with one CPU thread and no progress bar. A
@@ -17,11 +18,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
 import neuralgraph
+from neuralgraph.config import register_configs
 from neuralgraph.rundir import METRICS_JSON, RESULTS_NPZ, read_metrics
 
 #: The checkout root: conf/, agents/ and hydra_plugins/ live there, beside the package.
 REPO = Path(neuralgraph.__file__).resolve().parent.parent
+
+
+def compose_regime(regime: str, *overrides: str) -> DictConfig:
+    """The config ``python -m neuralgraph.train +regime=REGIME OVERRIDES`` would run with."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=[f"+regime={regime}", *overrides])
 
 
 def is_finished(run_dir: str | os.PathLike) -> bool:

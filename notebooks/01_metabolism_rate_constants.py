@@ -36,15 +36,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from neuralgraph.config import register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.families import get_family
 from neuralgraph.metrics.activity import effective_rank
+from neuralgraph.launch import compose_regime, run as train
 from neuralgraph.rundir import read_results
-from neuralgraph.train import CONF_DIR
-from neuralgraph.launch import run as train
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -65,9 +62,7 @@ print(f"size={SIZE}  regime={REGIME}  output={OUT}")
 # run below finds it in the cache and does not simulate again.
 
 # %%
-register_configs()
-with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-    cfg = compose("config", overrides=[f"+regime={REGIME}"])
+cfg = compose_regime(REGIME)
 family = get_family(cfg.simulation.family)
 arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
 x = arrays["x"][0]  # training run: (frames, metabolites)

@@ -39,16 +39,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra import compose, initialize_config_dir
 from IPython.display import Image, display
 
-from neuralgraph.config import register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.families import get_family
+from neuralgraph.launch import compose_regime, finish, start as start_training
 from neuralgraph.rundir import read_results
-from neuralgraph.train import CONF_DIR
-from neuralgraph.launch import finish
-from neuralgraph.launch import start as start_training
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -83,18 +79,16 @@ for name, (regime, overrides) in SETTINGS.items():
 # by a hash of its simulation block, so the training runs below reuse it.
 
 # %%
-register_configs()
 family = get_family("signal")
 data = {}
-with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-    for name, (regime, overrides) in SETTINGS.items():
-        cfg = compose("config", overrides=[f"+regime={regime}", *overrides])
-        arrays, folder, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
-        data[name] = arrays
-        print(f"{name:>9}: {arrays['u'].shape[1]} neurons, {arrays['u'].shape[0]} frames, "
-              f"spectral radius {float(arrays['spectral_radius']):.2f}, "
-              f"effective rank (90% / 99%) {int(arrays['effective_rank_90'])} / {int(arrays['effective_rank_99'])}"
-              f" ({'cached' if cached else 'simulated'})")
+for name, (regime, overrides) in SETTINGS.items():
+    cfg = compose_regime(regime, *overrides)
+    arrays, folder, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
+    data[name] = arrays
+    print(f"{name:>9}: {arrays['u'].shape[1]} neurons, {arrays['u'].shape[0]} frames, "
+          f"spectral radius {float(arrays['spectral_radius']):.2f}, "
+          f"effective rank (90% / 99%) {int(arrays['effective_rank_90'])} / {int(arrays['effective_rank_99'])}"
+          f" ({'cached' if cached else 'simulated'})")
 
 # %% [markdown]
 # ## 2. Activity and effective rank

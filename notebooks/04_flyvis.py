@@ -39,16 +39,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from neuralgraph.config import register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.families import get_family
+from neuralgraph.launch import compose_regime, finish, start as start_training
 from neuralgraph.rundir import read_results
 from neuralgraph.simulate import flyvis as sim_flyvis
-from neuralgraph.train import CONF_DIR
-from neuralgraph.launch import finish
-from neuralgraph.launch import start as start_training
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -70,9 +66,7 @@ print(f"size={SIZE}  regime={REGIME}  output={OUT}")
 # by a hash of its simulation block, so both training runs reuse it.
 
 # %%
-register_configs()
-with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-    cfg = compose("config", overrides=[f"+regime={REGIME}"])
+cfg = compose_regime(REGIME)
 family = get_family(cfg.simulation.family)
 arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
 names = arrays["type_names"]
