@@ -23,7 +23,7 @@ import time
 import torch
 from omegaconf import OmegaConf
 
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime
 from neuralgraph.train import resolve_device
 from neuralgraph.trainer import steps_per_epoch
@@ -46,7 +46,7 @@ def main() -> None:
     family = get_family("flyvis")
     full_frames = int(cfg.simulation.n_frames)
 
-    from neuralgraph.simulate import flyvis as fs
+    from neuralgraph.families.flyvis.family import simulate as fs
 
     t0 = time.perf_counter()
     lat = fs.load_lattice(int(cfg.simulation.extent))

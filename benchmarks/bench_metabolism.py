@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime
 from neuralgraph.train import resolve_device
 

@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from neuralgraph.models.signal import SignalGNN
+from neuralgraph.families.signal.model import SignalGNN
 from neuralgraph.train import resolve_device
 
 

@@ -3,7 +3,7 @@
 The public surface is small:
 
 - ``neuralgraph.train`` — the Hydra entry point (``python -m neuralgraph.train +regime=...``);
-- ``neuralgraph.families`` — one :class:`~neuralgraph.families.base.Family` per system
+- ``neuralgraph.families`` — one :class:`~neuralgraph.family.Family` per system
   (simulate → build model → evaluate → plot);
 - ``neuralgraph.rundir`` — reading and writing the run-directory contract;
 - ``neuralgraph.metrics`` — pure metric functions.

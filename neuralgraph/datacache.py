@@ -9,6 +9,7 @@ reported, deleted and regenerated, never trusted.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from neuralgraph.rundir import atomic_path
+from neuralgraph.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,23 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 
 
-def config_hash(sim_cfg: DictConfig | Mapping[str, Any]) -> str:
-    """Stable hash of a simulation config (key order does not matter)."""
+def _plain(sim_cfg: Any) -> Any:
+    """A simulation config (dataclass, DictConfig or mapping) as plain JSON-able containers."""
+    if dataclasses.is_dataclass(sim_cfg):
+        sim_cfg = OmegaConf.structured(sim_cfg)
     if isinstance(sim_cfg, DictConfig):
         sim_cfg = OmegaConf.to_container(sim_cfg, resolve=True, enum_to_str=True)
+    return sim_cfg
+
+
+def config_hash(sim_cfg: Any) -> str:
+    """Stable hash of a simulation config (key order does not matter)."""
+    sim_cfg = _plain(sim_cfg)
     blob = json.dumps({"format": FORMAT_VERSION, "simulation": sim_cfg}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def dataset_dir(cache_dir: str | Path, family: str, sim_cfg: DictConfig | Mapping[str, Any]) -> Path:
+def dataset_dir(cache_dir: str | Path, family: str, sim_cfg: Any) -> Path:
     return Path(cache_dir).expanduser() / "datasets" / f"{family}-{config_hash(sim_cfg)}"
 
 
@@ -51,8 +60,8 @@ def _load(path: Path) -> dict[str, np.ndarray]:
 def load_or_simulate(
     cache_dir: str | Path,
     family: str,
-    sim_cfg: DictConfig,
-    simulate: Callable[[DictConfig], Mapping[str, np.ndarray]],
+    sim_cfg: Any,
+    simulate: Callable[[Any], Mapping[str, np.ndarray]],
 ) -> tuple[dict[str, np.ndarray], Path, bool]:
     """Return ``(arrays, folder, from_cache)``, simulating and caching on a miss."""
     folder = dataset_dir(cache_dir, family, sim_cfg)
@@ -69,5 +78,5 @@ def load_or_simulate(
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     with atomic_path(folder / "simulation.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(sim_cfg))
+        tmp.write_text(OmegaConf.to_yaml(_plain(sim_cfg)))
     return arrays, folder, False

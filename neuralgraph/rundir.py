@@ -9,60 +9,26 @@ A run directory holds
 - ``model.pt`` — the trained model's state dict and the config it was built from;
 - ``.hydra/`` — Hydra's own record of the composed config and overrides.
 
-Every file is written to a temporary name in the same folder and renamed, so a reader never
-sees a half-written file.
+Every file is written through :mod:`neuralgraph.io` (temporary name, then rename), so a reader
+never sees a half-written file.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
+
+from neuralgraph.io import atomic_path, write_json, write_text
 
 ANALYSIS_LOG = "analysis.log"
 METRICS_JSON = "metrics.json"
 RESULTS_NPZ = "results.npz"
 MODEL_PT = "model.pt"
 PLOTS_DIR = "plots"
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def _json_value(value: Any) -> Any:
-    """Metrics as JSON: non-finite floats become null (JSON has no NaN)."""
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def format_value(value: Any) -> str:
@@ -76,8 +42,7 @@ def write_metrics(run_dir: str | os.PathLike, metrics: Mapping[str, Any]) -> Non
     run_dir = Path(run_dir)
     lines = [f"{key}: {format_value(value)}" for key, value in metrics.items() if value is not None]
     write_text(run_dir / ANALYSIS_LOG, "\n".join(lines) + "\n")
-    payload = {key: _json_value(value) for key, value in metrics.items()}
-    write_text(run_dir / METRICS_JSON, json.dumps(payload, indent=2) + "\n")
+    write_json(run_dir / METRICS_JSON, dict(metrics))
 
 
 def write_results(run_dir: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:

@@ -22,10 +22,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from neuralgraph import rundir
-from neuralgraph.config import register_configs
+from neuralgraph.config import RunConfig, register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.errors import ConfigError, NeuralGraphError
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.trainer import train
 
 log = logging.getLogger("neuralgraph.train")
@@ -49,15 +49,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def validate_training(t: DictConfig) -> None:
-    for key in ("batch_size", "n_epochs", "data_augmentation_loop"):
-        if t[key] <= 0:
-            raise ConfigError(f"training.{key}={t[key]} must be positive")
-    if not 0 < t.lr_final_factor <= 1:
-        raise ConfigError(f"training.lr_final_factor={t.lr_final_factor} must be in (0, 1]")
-    for key, value in t.items():
-        if (key.startswith("lr") or key.startswith("coeff_")) and isinstance(value, (int, float)) and value < 0:
-            raise ConfigError(f"training.{key}={value} must be >= 0")
+def typed(cfg: DictConfig) -> RunConfig:
+    """The composed config as its dataclasses; each block's range checks run here."""
+    if OmegaConf.is_missing(cfg, "regime"):
+        raise ConfigError(f"no regime given: add +regime=NAME, one of: {', '.join(available_regimes())}")
+    return OmegaConf.to_object(cfg)
 
 
 def status_of(primary: float, diverged: bool) -> str:
@@ -69,15 +65,16 @@ def status_of(primary: float, diverged: bool) -> str:
     return "converged" if primary > 0.9 else "partial"
 
 
-def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
     """Simulate/load, train, evaluate and write ``run_dir``; return the metrics."""
     run_dir = Path(run_dir)
-    if OmegaConf.is_missing(cfg, "regime"):
-        raise ConfigError(f"no regime given: add +regime=NAME, one of: {', '.join(available_regimes())}")
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    if isinstance(cfg, DictConfig):
+        cfg = typed(cfg)
     family = get_family(cfg.simulation.family)
-    family.validate(cfg)
-    validate_training(cfg.training)
-    device = resolve_device(str(cfg.device.value if hasattr(cfg.device, "value") else cfg.device))
+    family.check(cfg)
+    primary_metric = family.primary_metric(cfg)
+    device = resolve_device(cfg.device.value)
     if cfg.num_threads > 0:
         torch.set_num_threads(int(cfg.num_threads))
     torch.manual_seed(int(cfg.training.seed))
@@ -89,23 +86,23 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     log.info("dataset %s (%s, %.1f s)", data_dir, "cached" if cached else "simulated", sim_seconds)
 
     model, data = family.build(arrays, cfg, device)
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
 
     def checkpoint(m: torch.nn.Module, step: int) -> None:
         with rundir.atomic_path(run_dir / rundir.MODEL_PT) as tmp:
             torch.save({"state_dict": m.state_dict(), "config": config_yaml, "step": step}, tmp)
 
-    result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, checkpoint=checkpoint)
+    result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, checkpoint=checkpoint,
+                   primary_metric=primary_metric)
     diverged = result.status == "diverged"
 
     metrics: dict[str, Any] = {}
     results: dict[str, np.ndarray] = {}
     if not diverged:
         metrics, results = family.evaluate(model, arrays, cfg, device)
-    primary = metrics.get(family.primary_metric, float("nan"))
+    primary = metrics.get(primary_metric, float("nan"))
     summary = {
         "status": status_of(primary, diverged),
-        family.primary_metric: primary,
+        primary_metric: primary,
         **metrics,
         "final_loss": result.final_loss,
         "training_time_min": result.seconds / 60.0,
@@ -120,13 +117,13 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     rundir.write_metrics(run_dir, summary)
     if cfg.plots and results:
         try:
-            family.plot(model, arrays, results, summary, result.history, run_dir / rundir.PLOTS_DIR, cfg)
+            family.plot(arrays, results, summary, result.history, run_dir / rundir.PLOTS_DIR, cfg)
         except Exception as err:  # a figure bug must not throw away the trained model and metrics
             log.warning("plotting failed: %s: %s", type(err).__name__, err)
             summary["plots_error"] = f"{type(err).__name__}: {err}"
             rundir.write_metrics(run_dir, summary)
     log.info(
-        "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, family.primary_metric, primary,
+        "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, primary_metric, primary,
         summary["status"], summary["training_time_min"],
     )
     return summary

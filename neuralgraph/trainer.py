@@ -22,10 +22,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from neuralgraph.families.base import Family, TrainData
+from neuralgraph.family import Family, TrainClock, TrainData
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +49,13 @@ def train(
     model: torch.nn.Module,
     data: TrainData,
     arrays: Mapping[str, np.ndarray],
-    cfg: DictConfig,
+    cfg: Any,
     device: torch.device,
     progress: bool = True,
     checkpoint: Callable[[torch.nn.Module, int], None] | None = None,
+    primary_metric: str = "live",
 ) -> TrainResult:
+    """Train ``model`` on ``data`` with ``cfg.training``; the family supplies groups and regularisers."""
     tcfg = cfg.training
     n_iter = steps_per_epoch(data.n_frames, tcfg.data_augmentation_loop, tcfg.batch_size)
     total = n_iter * tcfg.n_epochs
@@ -85,7 +86,8 @@ def train(
                 batch = data.batch(idx)
                 pred = model(batch)
                 loss_pred = ((pred - batch["y"]) / scale).pow(2).mean()
-                reg_terms = family.regularizers(model, batch, pred, tcfg, epoch)
+                clock = TrainClock(epoch=epoch, step=step, steps_per_epoch=n_iter)
+                reg_terms = family.regularizers(model, batch, pred, tcfg, clock)
                 loss_reg = sum(reg_terms.values()) if reg_terms else torch.zeros((), device=device)
                 loss = loss_pred + loss_reg
                 optimizer.zero_grad(set_to_none=True)
@@ -115,7 +117,7 @@ def train(
                     result.history["live"].append(live)
                     for key, value in reg_terms.items():
                         result.history.setdefault(f"reg_{key}", []).append(float(value.detach()))
-                    bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", refresh=False, **{family.primary_metric: f"{live:.3f}"})
+                    bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", refresh=False, **{primary_metric: f"{live:.3f}"})
                     run_pred.zero_()
                     run_reg.zero_()
                     n_run = 0
@@ -136,7 +138,7 @@ def train(
     return result
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: DictConfig, total: int) -> torch.optim.lr_scheduler.LRScheduler:
+def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: Any, total: int) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-step multiplier of every group's learning rate.
 
     cosine: η(t) = η₀ [f + (1 − f)(1 + cos(π t / T)) / 2], f = ``lr_final_factor``.
@@ -150,7 +152,3 @@ def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: DictConfig, total: in
             return 1.0
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
-
-def adam_group(name: str, params: Any, lr: float, fallback: float) -> dict[str, Any]:
-    """A named Adam group; a learning rate of 0 means "use the fallback", as in the users' configs."""
-    return {"name": name, "params": list(params), "lr": float(lr) if lr > 0 else float(fallback)}

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neuralgraph.datacache import load_or_simulate
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.launch import compose_regime, run as train
 from neuralgraph.rundir import read_results

@@ -42,7 +42,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from neuralgraph.datacache import load_or_simulate
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime, finish, start as start_training
 from neuralgraph.rundir import read_results
 

@@ -41,10 +41,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neuralgraph.datacache import load_or_simulate
-from neuralgraph.families import get_family
+from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime, finish, start as start_training
 from neuralgraph.rundir import read_results
-from neuralgraph.simulate import flyvis as sim_flyvis
+from neuralgraph.families.flyvis.family import simulate as sim_flyvis
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):

@@ -8,10 +8,10 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from neuralgraph.config.store import register_configs
-from neuralgraph.families.flyvis import identifiable_edges
-from neuralgraph.models.flyvis import FlyVisGNN
+from neuralgraph.families.flyvis.family import identifiable_edges
+from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.rundir import read_analysis_log, read_metrics, read_results
-from neuralgraph.simulate import flyvis as fs
+from neuralgraph.families.flyvis.family import simulate as fs
 
 from tests.conftest import REPO
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from neuralgraph.families.flyvis import FlyVisFamily, cluster_labels, identifiable_edges
+from neuralgraph.families.flyvis.family import FlyVisFamily, cluster_labels, identifiable_edges
 from neuralgraph.metrics.cluster import matched_accuracy
-from neuralgraph.metrics.flyvis_readout import (
+from neuralgraph.families.flyvis.readout import (
     corrected_weights, normal_equations, row_linear_fit, solve_normal_equations, tau_vrest_from_line,
 )
 

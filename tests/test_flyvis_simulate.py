@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from neuralgraph.config.flyvis import FlyVisSimulation
+from neuralgraph.families.flyvis.config import FlyVisSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.simulate import flyvis as fs
+from neuralgraph.families.flyvis.family import simulate as fs
 
 pytestmark = pytest.mark.skipif(
     not fs.connectome_available(),

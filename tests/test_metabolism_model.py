@@ -7,9 +7,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from neuralgraph.config.metabolism import MetabolismSimulation
-from neuralgraph.models.metabolism import MetabolismGNN
-from neuralgraph.simulate import metabolism as sim
+from neuralgraph.families.metabolism.config import MetabolismSimulation
+from neuralgraph.families.metabolism.model import MetabolismGNN
+from neuralgraph.families.metabolism.family import simulate as sim
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from neuralgraph.config.metabolism import MetabolismSimulation
+from neuralgraph.families.metabolism.config import MetabolismSimulation
 from neuralgraph.errors import ConfigError
 from neuralgraph.metrics import effective_rank
-from neuralgraph.simulate import metabolism as sim
+from neuralgraph.families.metabolism.family import simulate as sim
 
 
 def small(**kw):

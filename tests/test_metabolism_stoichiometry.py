@@ -15,14 +15,14 @@ from scipy.optimize import lsq_linear
 from sklearn.metrics import precision_score, r2_score as sk_r2, recall_score
 
 from neuralgraph.config import register_configs
-from neuralgraph.config.metabolism import MetabolismSimulation
+from neuralgraph.families.metabolism.config import MetabolismSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.families.metabolism import (
+from neuralgraph.families.metabolism.family import (
     MetabolismFamily, candidate_edges, identifiable_reactions, participation,
 )
 from neuralgraph.metrics.stoichiometry import duplicate_reactions, gauge_factors, stoichiometry_scores
-from neuralgraph.models.metabolism import MetabolismGNN
-from neuralgraph.simulate import metabolism as sim
+from neuralgraph.families.metabolism.model import MetabolismGNN
+from neuralgraph.families.metabolism.family import simulate as sim
 
 CONF = str((__import__("pathlib").Path(__file__).resolve().parent.parent / "conf"))
 register_configs()

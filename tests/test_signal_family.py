@@ -18,7 +18,7 @@ SIGNAL_REGIMES = sorted(p.stem for p in (REPO / "conf" / "regime").glob("*signal
 
 @pytest.mark.parametrize("regime", SIGNAL_REGIMES)
 def test_every_signal_regime_composes_and_validates(regime):
-    from neuralgraph.families import get_family
+    from neuralgraph.family import get_family
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):

@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score as sk_r2
 
 from neuralgraph.metrics.cluster import cluster_accuracy, cluster_labels, matched_accuracy
-from neuralgraph.metrics.connectivity import correct_connectivity, sender_scale
+from neuralgraph.families.signal.readout import correct_connectivity, sender_scale
 from neuralgraph.metrics.regression import linear_fit
 from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2, snapshot_r2
 

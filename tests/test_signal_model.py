@@ -7,10 +7,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from neuralgraph.config.signal import SignalModel, SignalSimulation, SignalTraining
-from neuralgraph.families.base import get_family
-from neuralgraph.models.signal import InputField, SignalGNN
-from neuralgraph.simulate import signal as S
+from neuralgraph.families.signal.config import SignalModel, SignalSimulation, SignalTraining
+from neuralgraph.family import get_family
+from neuralgraph.families.signal.model import InputField, SignalGNN
+from neuralgraph.families.signal.family import simulate as S
 
 FAM = get_family("signal")
 

@@ -8,9 +8,9 @@ import scipy.linalg
 import torch
 from omegaconf import OmegaConf
 
-from neuralgraph.config.signal import SignalSimulation
+from neuralgraph.families.signal.config import SignalSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.simulate import signal as S
+from neuralgraph.families.signal.family import simulate as S
 
 
 def sim_cfg(**kw):

@@ -10,8 +10,9 @@ import torch
 from omegaconf import OmegaConf
 
 from neuralgraph.config.base import TrainingBase
-from neuralgraph.families.base import Family, TrainData
-from neuralgraph.trainer import adam_group, steps_per_epoch, train
+from neuralgraph.family import Family, TrainData
+from neuralgraph.family import adam_group
+from neuralgraph.trainer import steps_per_epoch, train
 
 
 def test_steps_per_epoch_is_the_users_convention():

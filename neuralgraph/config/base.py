@@ -1,12 +1,55 @@
-"""The top-level run config and the training keys every family shares."""
+"""The top-level run config, the training keys every family shares, and the range checks.
+
+Each family's schema dataclasses live in its own folder (``neuralgraph/families/<name>/config.py``)
+and check their own ranges in ``__post_init__`` with the helpers below, so a setting is written
+once: its field, its type, its default, its comment and its check sit together. The checks run
+when a composed config becomes typed objects (``OmegaConf.to_object``, at the start of a run).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict
 
 from omegaconf import MISSING
+
+from neuralgraph.errors import ConfigError
+
+
+def _where(obj: Any) -> str:
+    return getattr(obj, "_section", type(obj).__name__)
+
+
+def check_positive(obj: Any, *keys: str) -> None:
+    """Refuse ``obj.key <= 0``, naming ``<section>.<key>``."""
+    for key in keys:
+        value = getattr(obj, key)
+        if not value > 0:
+            raise ConfigError(f"{_where(obj)}.{key}={value} must be positive")
+
+
+def check_nonnegative(obj: Any, *keys: str) -> None:
+    """Refuse ``obj.key < 0``, naming ``<section>.<key>``."""
+    for key in keys:
+        value = getattr(obj, key)
+        if value < 0:
+            raise ConfigError(f"{_where(obj)}.{key}={value} must be >= 0")
+
+
+def check_range(obj: Any, key: str, low: float, high: float, low_open: bool = False) -> None:
+    """Refuse a value outside [low, high] (or (low, high] with ``low_open``)."""
+    value = getattr(obj, key)
+    if not ((low < value) if low_open else (low <= value)) or not value <= high:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{_where(obj)}.{key}={value} must be in {bracket}{low}, {high}]")
+
+
+def learning_rates_and_coefficients(obj: Any) -> list[str]:
+    """Fields of ``obj`` named ``lr*`` or ``coeff_*`` (all must be >= 0)."""
+    return [f.name for f in dataclasses.fields(obj) if f.name.startswith(("lr", "coeff_"))
+            and isinstance(getattr(obj, f.name), (int, float))]
 
 
 class Device(str, Enum):
@@ -28,6 +71,8 @@ class LRSchedule(str, Enum):
 class TrainingBase:
     """Keys every family's trainer understands (names as the users' seeds use them)."""
 
+    _section = "training"
+
     seed: int = 42  # training seed: model init and frame sampling (the data has its own seed)
     n_epochs: int = 1  # passes of n_iter steps each
     batch_size: int = 8  # frames per gradient step
@@ -41,6 +86,11 @@ class TrainingBase:
     n_checkpoints: int = 10  # evaluations, plots and checkpoints per run (never in the hot loop)
     divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
 
+    def __post_init__(self) -> None:
+        check_positive(self, "batch_size", "n_epochs", "data_augmentation_loop")
+        check_range(self, "lr_final_factor", 0.0, 1.0, low_open=True)
+        check_nonnegative(self, *learning_rates_and_coefficients(self))
+
 
 @dataclass
 class RunConfig:
@@ -50,6 +100,8 @@ class RunConfig:
     simulation: Any = MISSING  # a family's simulation schema (ground truth; frozen during sweeps)
     model: Any = MISSING  # a family's model schema
     training: Any = MISSING  # a family's training schema
+    # The LLM's instruction document in agents/ for this regime ("" = <simulation.family>.md).
+    instructions: str = ""
     device: Device = Device.auto  # auto | cpu | cuda
     # Simulated datasets are cached here by a hash of their simulation config.
     cache_dir: str = "${oc.env:NEURALGRAPH_CACHE,${oc.env:HOME,.}/.cache/neuralgraph}"
@@ -59,3 +111,12 @@ class RunConfig:
     # Keys a sweeper may change, in Hydra's override grammar (interval, tag(log, ...), choice).
     search_space: Dict[str, str] = field(default_factory=dict)
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        check_nonnegative(self, "num_threads")
+
+    @property
+    def instructions_file(self) -> str:
+        """The instruction document's file name in agents/."""
+        family = getattr(self.simulation, "family", None) or self.simulation["family"]
+        return self.instructions or f"{family}.md"

@@ -1,5 +1,5 @@
-"""One :class:`Family` per simulated system; :func:`get_family` finds it by name."""
+"""The built-in systems, one sub-package each (see :mod:`neuralgraph.family` for the interface).
 
-from neuralgraph.families.base import Family, get_family, register_family
-
-__all__ = ["Family", "get_family", "register_family"]
+Every sub-package here is discovered: ``config.py`` (schemas), ``simulate.py`` (ground truth),
+``model.py`` (the GNN), ``family.py`` (``FAMILY``, the glue), ``plots.py`` and read-outs beside them.
+"""

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neuralgraph.plots.common import plot_loss, plot_rollout_traces, save, scatter_true_learned
+from neuralgraph.plotting import plot_loss, plot_rollout_traces, save, scatter_true_learned
 
 
 def plot_rate_constants(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:

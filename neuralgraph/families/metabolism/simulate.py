@@ -46,7 +46,7 @@ from omegaconf import DictConfig
 from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.metrics.identifiability import null_space_weight
-from neuralgraph.simulate.node_types import contiguous_types
+from neuralgraph.node_types import contiguous_types
 
 
 @dataclass

@@ -167,7 +167,7 @@ class MetabolismTraining(TrainingBase):
 
 
 SCHEMAS = {
-    ("schema/simulation", "metabolism"): MetabolismSimulation,
-    ("schema/model", "metabolism"): MetabolismModel,
-    ("schema/training", "metabolism"): MetabolismTraining,
+    "simulation": MetabolismSimulation,
+    "model": MetabolismModel,
+    "training": MetabolismTraining,
 }

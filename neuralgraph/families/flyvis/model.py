@@ -22,8 +22,8 @@ import math
 import torch
 from torch import nn
 
-from neuralgraph.models.mlp import MLP
-from neuralgraph.models.siren import Siren
+from neuralgraph.nn.mlp import MLP
+from neuralgraph.nn.siren import Siren
 
 
 class FlyVisGNN(nn.Module):

@@ -62,12 +62,12 @@ import torch
 from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.base import Family, TrainData, register_family
+from neuralgraph.family import Family, TrainData
 from neuralgraph.metrics import linear_fit, r2_score, trace_pearson, trace_r2, trimmed_fit
 from neuralgraph.metrics.stoichiometry import duplicate_reactions, mincoef_gauge, stoichiometry_scores
-from neuralgraph.models.metabolism import MetabolismGNN
-from neuralgraph.simulate import metabolism as sim
-from neuralgraph.trainer import adam_group
+from neuralgraph.families.metabolism.model import MetabolismGNN
+from neuralgraph.families.metabolism.family import simulate as sim
+from neuralgraph.family import adam_group
 
 #: A reaction is identifiable when less than this share of its k lies in the design null space.
 IDENTIFIABLE_MAX_NULL_WEIGHT = 0.01
@@ -502,9 +502,10 @@ class MetabolismFamily(Family):
         return metrics, results
 
     def plot(self, model, arrays, results, metrics, history, plot_dir: Path, cfg: DictConfig) -> None:
-        from neuralgraph.plots import metabolism as plots
+        from neuralgraph.families.metabolism import plots
 
         plots.plot_all(results, metrics, history, plot_dir)
 
 
-register_family(MetabolismFamily())
+#: The instance :func:`neuralgraph.family.get_family` returns.
+FAMILY = MetabolismFamily()

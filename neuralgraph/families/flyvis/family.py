@@ -1,8 +1,8 @@
 r"""The fly visual system family: recover W, τ, V_rest, cell types and the visual input.
 
-Ground truth (``neuralgraph.simulate.flyvis``): τ_i dv_i/dt = −v_i + V_rest,i + Σ_j W_ij ReLU(v_j) + I_i
+Ground truth (``neuralgraph.families.flyvis.simulate``): τ_i dv_i/dt = −v_i + V_rest,i + Σ_j W_ij ReLU(v_j) + I_i
 on the optic-lobe connectome of the flyvis package (Lappalainen et al., Nature 2024; MIT licence).
-Model (``neuralgraph.models.flyvis``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i).
+Model (``neuralgraph.families.flyvis.model``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i).
 
 Read-out. On the states the network actually visits, the learned functions are close to linear:
 f_θ ≈ α_i v + γ_i m + δ_i e + β_i and g_φ(v, a_j)² ≈ s_j v + c_j on the active range v > 0.
@@ -64,16 +64,16 @@ import torch
 from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.base import Family, TrainData, register_family
+from neuralgraph.family import Family, TrainData
 from neuralgraph.metrics import linear_fit, pearson, r2_score, trace_pearson, trace_r2
 from neuralgraph.metrics.cluster import cluster_accuracy as embedding_cluster_accuracy
 from neuralgraph.metrics.cluster import matched_accuracy
-from neuralgraph.metrics.flyvis_readout import (
+from neuralgraph.families.flyvis.readout import (
     corrected_weights, normal_equations, solve_normal_equations, tau_vrest_from_line,
 )
-from neuralgraph.models.flyvis import FlyVisGNN
-from neuralgraph.simulate import flyvis as sim
-from neuralgraph.trainer import adam_group
+from neuralgraph.families.flyvis.model import FlyVisGNN
+from neuralgraph.families.flyvis.family import simulate as sim
+from neuralgraph.family import adam_group
 
 #: Frames per chunk when the read-out evaluates f_θ and g_φ on observed states.
 FIT_CHUNK = 100
@@ -389,7 +389,7 @@ class FlyVisFamily(Family):
         return metrics, results
 
     def plot(self, model, arrays, results, metrics, history, plot_dir: Path, cfg: DictConfig) -> None:
-        from neuralgraph.plots import flyvis as plots
+        from neuralgraph.families.flyvis import plots
 
         plots.plot_all(results, metrics, history, plot_dir)
 
@@ -423,4 +423,5 @@ def function_curves(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], device: 
     return {"curve_v": v.cpu().numpy(), "curve_f": f, "curve_g": g, "curve_neurons": first}
 
 
-register_family(FlyVisFamily())
+#: The instance :func:`neuralgraph.family.get_family` returns.
+FAMILY = FlyVisFamily()

@@ -51,8 +51,8 @@ from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.metrics.activity import effective_rank
-from neuralgraph.simulate.matrix_file import load_matrix
-from neuralgraph.simulate.node_types import contiguous_types
+from neuralgraph.matrix_file import load_matrix
+from neuralgraph.node_types import contiguous_types
 
 log = logging.getLogger(__name__)
 

@@ -122,7 +122,7 @@ class FlyVisTraining(TrainingBase):
 
 
 SCHEMAS = {
-    ("schema/simulation", "flyvis"): FlyVisSimulation,
-    ("schema/model", "flyvis"): FlyVisModel,
-    ("schema/training", "flyvis"): FlyVisTraining,
+    "simulation": FlyVisSimulation,
+    "model": FlyVisModel,
+    "training": FlyVisTraining,
 }

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from neuralgraph.plots.common import plot_loss, save
+from neuralgraph.plotting import plot_loss, save
 
 import matplotlib.pyplot as plt  # noqa: E402  (common selects the Agg backend first)
 

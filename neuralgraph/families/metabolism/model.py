@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuralgraph.models.mlp import MLP
+from neuralgraph.nn.mlp import MLP
 
 LN10 = math.log(10.0)
 

@@ -1,22 +1,22 @@
 r"""The neural signal family: recover W, neuron types and transfer functions from activity.
 
-Simulator: :mod:`neuralgraph.simulate.signal`; model: :mod:`neuralgraph.models.signal`.
+Simulator: :mod:`neuralgraph.families.signal.simulate`; model: :mod:`neuralgraph.families.signal.model`.
 
 Metrics written by :meth:`SignalFamily.evaluate` (keys of ``analysis.log``):
 
 - ``connectivity_R2``, ``connectivity_slope`` — least-squares line of the scale-corrected learned
   W against the true W over all N² entries (R² = squared Pearson r; slope 1 = right scale). The
-  per-sender scale correction is documented in :mod:`neuralgraph.metrics.connectivity`: each
+  per-sender scale correction is documented in :mod:`neuralgraph.families.signal.readout`: each
   presynaptic column is multiplied by the learned-to-true amplitude ratio of its transfer
   function on [0.8, 1]·x_norm (x_norm = 1.5·std u; ``training.psi_norm_window``) and each row is
   divided by the true receiver gain g_i.
 - ``connectivity_R2_raw``, ``connectivity_slope_raw`` — the same line with the learned W as is.
 - ``effective_rank_90`` / ``effective_rank_99`` — smallest number of singular values of the
   uncentred training activity (frames × neurons) holding 90 % / 99 % of Σσ²
-  (:func:`neuralgraph.simulate.signal.activity_ranks`).
+  (:func:`neuralgraph.families.signal.simulate.activity_ranks`).
 - ``spectral_radius`` — max |λ(W_true)|.
 - ``transfer_condition`` — condition number of the centred true presynaptic signals ψ_j(u_j)
-  over the training frames (:func:`neuralgraph.simulate.signal.transfer_condition`): how well the
+  over the training frames (:func:`neuralgraph.families.signal.simulate.transfer_condition`): how well the
   data determine W at all. Below ~10³ the seeds' regimes recover W to R² > 0.99; a neuron stuck
   in saturation or activity collapsed onto a few dimensions sends it to 10⁴–10¹⁶.
 - ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
@@ -47,15 +47,16 @@ import torch
 from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.base import Family, TrainData, register_family
+from neuralgraph.family import Family, TrainData
 from neuralgraph.metrics.cluster import cluster_accuracy
-from neuralgraph.metrics.connectivity import correct_connectivity, sender_scale
+from neuralgraph.families.signal.readout import correct_connectivity, sender_scale
 from neuralgraph.metrics.regression import linear_fit
 from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2
 from neuralgraph.metrics.traces import trace_pearson
-from neuralgraph.models.signal import InputField, SignalGNN
-from neuralgraph.simulate import signal as sim_signal
-from neuralgraph.trainer import adam_group, steps_per_epoch
+from neuralgraph.families.signal.model import InputField, SignalGNN
+from neuralgraph.families.signal.family import simulate as sim_signal
+from neuralgraph.family import adam_group
+from neuralgraph.trainer import steps_per_epoch
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class SignalFamily(Family):
         return sim_signal.build_dynamics(cfg.simulation, arrays["W"].astype(np.float64), arrays["types"])
 
     def corrected_weights(self, model: SignalGNN, arrays, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(W_learned, W_corrected, k per sender); see :mod:`neuralgraph.metrics.connectivity`."""
+        """(W_learned, W_corrected, k per sender); see :mod:`neuralgraph.families.signal.readout`."""
         dyn = self._dynamics(arrays, cfg)
         xn = x_norm(arrays["u"])
         lo, hi = (float(v) for v in cfg.training.psi_norm_window)
@@ -348,9 +349,10 @@ class SignalFamily(Family):
         return metrics, results
 
     def plot(self, model, arrays, results, metrics, history, plot_dir: Path, cfg):
-        from neuralgraph.plots.signal import plot_all
+        from neuralgraph.families.signal.plots import plot_all
 
         plot_all(self, model, arrays, results, metrics, history, Path(plot_dir), cfg)
 
 
-register_family(SignalFamily())
+#: The instance :func:`neuralgraph.family.get_family` returns.
+FAMILY = SignalFamily()

@@ -28,8 +28,8 @@ import math
 import torch
 from torch import nn
 
-from neuralgraph.models.mlp import MLP
-from neuralgraph.models.siren import Siren
+from neuralgraph.nn.mlp import MLP
+from neuralgraph.nn.siren import Siren
 
 
 class InputField(nn.Module):

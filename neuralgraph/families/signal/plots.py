@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neuralgraph.plots.common import plot_loss, plot_rollout_traces, save
+from neuralgraph.plotting import plot_loss, plot_rollout_traces, save
 
 
 def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
@@ -47,7 +47,7 @@ def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n:
 
 def plot_functions(family, model, arrays, results, cfg, path: Path) -> None:
     """ψ* per neuron (scaled by its correction k_j) and φ* per neuron over the true functions."""
-    from neuralgraph.families.signal import phi_curves, psi_true_window, psi_window, x_norm
+    from neuralgraph.families.signal.family import phi_curves, psi_true_window, psi_window, x_norm
 
     dyn = family._dynamics(arrays, cfg)
     types = results["types"]

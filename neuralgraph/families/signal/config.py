@@ -15,7 +15,7 @@ from neuralgraph.config.base import TrainingBase
 
 
 class SignalModelName(str, Enum):
-    """Ground-truth equation (see :mod:`neuralgraph.simulate.signal`)."""
+    """Ground-truth equation (see :mod:`neuralgraph.families.signal.simulate`)."""
 
     PDE_N2 = "PDE_N2"  # du_i = -c u_i + s tanh(u_i) + g sum_j W_ij phi(u_j) + e_i; rows [g, s, c]
     PDE_N4 = "PDE_N4"  # ... + g sum_j W_ij phi((u_j - h_j)/w_j); rows [a, b, g, s, w, h]
@@ -191,7 +191,7 @@ class SignalTraining(TrainingBase):
 
 
 SCHEMAS = {
-    ("schema/simulation", "signal"): SignalSimulation,
-    ("schema/model", "signal"): SignalModel,
-    ("schema/training", "signal"): SignalTraining,
+    "simulation": SignalSimulation,
+    "model": SignalModel,
+    "training": SignalTraining,
 }

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neuralgraph.rundir import atomic_path  # noqa: E402
+from neuralgraph.io import atomic_path  # noqa: E402
 
 
 def save(fig: plt.Figure, path: Path) -> None:

@@ -1,1 +1,0 @@
-"""GNNs that mirror each simulated system, and the blocks they share."""

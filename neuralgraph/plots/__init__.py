@@ -1,1 +1,0 @@
-"""Figures written into a run's ``plots/`` folder, drawn from ``results.npz`` arrays."""

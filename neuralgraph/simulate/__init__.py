@@ -1,1 +1,0 @@
-"""Ground-truth simulators, one module per family."""
