@@ -19,7 +19,8 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 import yaml
 
-from neuralgraph.explore.tree import STATE_FILE, atomic_write_text, load_state
+from neuralgraph.explore.tree import STATE_FILE, load_state
+from neuralgraph.io import write_bytes, write_text
 
 META = ["sweep", "job", "iteration", "status", "reward_key", "reward"]
 
@@ -126,9 +127,7 @@ def plot_best_so_far(df: pd.DataFrame, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    from neuralgraph.explore.tree import atomic_write_bytes
-
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def write_report(dirs: Sequence[str | Path], out: Optional[Path] = None,
@@ -138,7 +137,7 @@ def write_report(dirs: Sequence[str | Path], out: Optional[Path] = None,
     df = collect(dirs, reward_key)
     out = Path(out) if out else Path(dirs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "runs.csv", df.to_csv(index=False))
+    write_text(out / "runs.csv", df.to_csv(index=False))
     plot_best_so_far(df, out / "best_so_far.png")
     for sweep in df["sweep"].unique():
         state_file = Path(sweep) / STATE_FILE

@@ -1,9 +1,14 @@
-"""What an LLM proposer is shown."""
+"""What an LLM proposer is shown, and which instruction document a regime names."""
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+from sweeper_helpers import ROOT
 
-from neuralgraph.explore.prompt import build_prompt, family_of, load_instructions
+from neuralgraph.explore.prompt import build_prompt, load_instructions
 from neuralgraph.explore.proposers import Slot
+from neuralgraph.explore.regimes import instructions_file
 from neuralgraph.explore.space import parse_space
 from neuralgraph.explore.tree import Node, Run, TreeState
 
@@ -27,15 +32,35 @@ def test_prompt_carries_what_the_users_loop_shows():
         assert part in text, part
 
 
-@pytest.mark.parametrize("regime, family", [("oscillatory_rank50", "metabolism"),
-                                            ("tiny_metabolism", "metabolism"),
-                                            ("metabolism_S_learning", "metabolism_S_learning"),
-                                            ("signal_chaotic", "signal"), ("flyvis_small", "flyvis")])
-def test_every_family_has_an_instruction_document(regime, family):
-    assert family_of(regime) == family
-    assert len(load_instructions(regime, None)) > 500
+@pytest.fixture(scope="module")
+def composed():
+    from neuralgraph.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        yield lambda regime: compose("config", overrides=[f"+regime={regime}"])
+    GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("regime, document", [
+    ("oscillatory_rank50", "metabolism.md"), ("oscillatory", "metabolism.md"),  # inherited
+    ("tiny_metabolism", "metabolism.md"), ("metabolism_S_learning", "metabolism_S_learning.md"),
+    ("signal_chaotic", "signal.md"), ("flyvis_small", "flyvis.md")])
+def test_every_regime_names_its_instruction_document(composed, regime, document):
+    assert instructions_file(composed(regime)) == document
+    assert len(load_instructions(document, None)) > 500
+
+
+def test_instruction_document_without_a_name():
+    family_only = OmegaConf.create({"instructions": "", "simulation": {"family": "signal"}})
+    assert instructions_file(family_only) == "signal.md"  # RunConfig's fallback
+    assert instructions_file(OmegaConf.create({"instructions": "mine.md"})) == "mine.md"  # another app
+    assert instructions_file(OmegaConf.create({"regime": "toy"})) == ""
+    with pytest.raises(FileNotFoundError, match="instructions: <file>.md"):
+        load_instructions("", None)
 
 
 def test_missing_instruction_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="hydra.sweeper.instructions"):
-        load_instructions("x", str(tmp_path / "none.md"))
+        load_instructions("metabolism.md", str(tmp_path / "none.md"))  # the explicit path wins

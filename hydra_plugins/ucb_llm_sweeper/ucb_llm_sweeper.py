@@ -55,7 +55,7 @@ class UCBLLMSweeper(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         def launch(batch: List[List[str]], initial_job_idx: int) -> Any:
-            # Each candidate was composed when it was accepted (the loop's _check_composes).
+            # Each candidate was composed when it was accepted (RegimeCatalogue.check_composes).
             returns = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             self.job_idx = initial_job_idx + len(returns)
             return returns

@@ -112,5 +112,5 @@ class UCBLLMSweeperConf:
     failure_reward: float = 0.0  # reward of a failed job or a missing/non-finite metric
     max_failure_rate: float = 1.0  # abort when a round's failed fraction exceeds this
     seed: int = 0  # the heuristic's random stream
-    instructions: Optional[str] = None  # path; None: agents/<family>.md from the regime name
+    instructions: Optional[str] = None  # path; None: the document the regime names in agents/
     landscape: LandscapeConf = field(default_factory=LandscapeConf)

@@ -1,6 +1,7 @@
 """What an LLM proposer is shown for one round, and where its instructions come from.
 
-The system text is the regime family's instruction document from ``agents/``; the user text
+The system text is the instruction document the regime names (``instructions: <file>.md``,
+a file in ``agents/``; ``hydra.sweeper.instructions`` overrides it with a path); the user text
 carries what the users' loop points Claude at: the round and block position, the working
 memory, the UCB scores, the latest runs' metrics and errors, the allowed search space, the slots
 to fill, and the JSON answer format. Plots travel separately as images.
@@ -38,21 +39,15 @@ def agents_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "agents"
 
 
-def family_of(regime: str) -> str:
-    """Which instruction document a regime uses, from its name."""
-    name = regime.lower()
-    if name.startswith(("signal", "tiny_signal")):
-        return "signal"
-    if "flyvis" in name:
-        return "flyvis"
-    if "s_learning" in name:
-        return "metabolism_S_learning"
-    return "metabolism"
-
-
-def load_instructions(regime: str, path: Optional[str]) -> str:
-    """The instruction document's text; raises with the file to create when it is missing."""
-    doc = Path(path).expanduser() if path else agents_dir() / f"{family_of(regime)}.md"
+def load_instructions(document: str, path: Optional[str]) -> str:
+    """The instruction document's text: ``path`` if given (``hydra.sweeper.instructions``), else
+    ``agents/<document>``, the file the regime names; raises naming the file to create."""
+    if not path and not document:
+        raise FileNotFoundError(
+            "the regime names no instruction document; add `instructions: <file>.md` to it "
+            "(a file under agents/) or set hydra.sweeper.instructions to a markdown file"
+        )
+    doc = Path(path).expanduser() if path else agents_dir() / document
     if not doc.is_file():
         raise FileNotFoundError(
             f"instruction document '{doc}' not found; set hydra.sweeper.instructions to a "

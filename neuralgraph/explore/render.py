@@ -13,7 +13,9 @@ from typing import Any, Optional
 
 import yaml
 
-from .tree import Node, Run, TreeState, atomic_write_bytes, atomic_write_text
+from neuralgraph.io import write_bytes, write_text
+
+from .tree import Node, Run, TreeState
 from .ucb import Score, ucb_scores
 
 SUCCESS = 0.9  # the users' classes: converged above, failed below FAILURE, partial between
@@ -280,16 +282,16 @@ def render_tree_png(state: TreeState, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def write_all(state: TreeState, sweep_dir: Path, c: float, formula: str, n_iter_block: int) -> None:
     """Rewrite the derived files (not analysis.md, which the loop appends to)."""
     sweep_dir = Path(sweep_dir)
     scores = ucb_scores({n.id: n for n in state.block_nodes()}, c, formula)
-    atomic_write_text(sweep_dir / "ucb_scores.txt", render_ucb(state, scores, c, formula, n_iter_block))
-    atomic_write_text(sweep_dir / "memory.md", render_memory(state, n_iter_block))
-    atomic_write_text(sweep_dir / "optimization_results.yaml", render_results(state))
+    write_text(sweep_dir / "ucb_scores.txt", render_ucb(state, scores, c, formula, n_iter_block))
+    write_text(sweep_dir / "memory.md", render_memory(state, n_iter_block))
+    write_text(sweep_dir / "optimization_results.yaml", render_results(state))
     if state.nodes:
         render_tree_png(state, sweep_dir / "tree.png")
 
@@ -298,4 +300,4 @@ def append_text(path: Path, text: str) -> None:
     """Append by rewriting atomically, so a kill never leaves a half-written entry."""
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    atomic_write_text(path, old + text)
+    write_text(path, old + text)

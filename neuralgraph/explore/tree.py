@@ -5,19 +5,19 @@ A *node* is one training configuration (a set of overrides relative to the block
 node, so a node's reward is the mean over its runs and its spread is their standard deviation.
 Node ids are the iteration number of their first run, as in the users' logs
 (``Node: id=N`` for ``Iter N``). The whole state lives in one JSON file in the sweep directory,
-written atomically after every round, so a killed sweep resumes from it.
+written atomically after every round (NaN as null), so a killed sweep resumes from it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from neuralgraph.io import write_json
 
 STATE_FILE = "ucb_llm_tree.json"
 STATE_VERSION = 1
@@ -148,13 +148,6 @@ class TreeState:
         scored = [n for n in pool if n.reward is not None]
         return max(scored, key=lambda n: (n.reward, -n.id)) if scored else None
 
-    def find_config(self, config: dict[str, str], regime: str) -> Optional[Node]:
-        """An existing node with exactly this config in this regime, if any."""
-        for n in self.nodes.values():
-            if n.config == config and self.regime_of(n) == regime:
-                return n
-        return None
-
     def regime_of(self, node: Node) -> str:
         for b in self.blocks:
             if b.block == node.block:
@@ -171,48 +164,18 @@ class TreeState:
 
 
 # ---- persistence ---------------------------------------------------------------------------
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/inf: store them as strings so the file stays standard JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def save_state(state: TreeState, path: Path) -> None:
-    atomic_write_text(Path(path), json.dumps(_clean(asdict(state)), indent=1))
+    """Write the tree atomically; a NaN or infinite metric becomes null (JSON has neither)."""
+    write_json(path, asdict(state), indent=1)
+
+
+# Files written before NaN became null hold the text "nan"; read it as the null it means now.
+_OLD_NON_FINITE = ("nan", "inf", "-inf")
+
+
+def _run(raw: dict[str, Any]) -> Run:
+    metrics = {k: None if v in _OLD_NON_FINITE else v for k, v in raw.pop("metrics").items()}
+    return Run(**raw, metrics=metrics)
 
 
 def load_state(path: Path) -> TreeState:
@@ -224,7 +187,7 @@ def load_state(path: Path) -> TreeState:
         )
     nodes = {}
     for k, n in raw.pop("nodes").items():
-        runs = [Run(**r) for r in n.pop("runs")]
+        runs = [_run(r) for r in n.pop("runs")]
         nodes[int(k)] = Node(**n, runs=runs)
     blocks = [BlockSummary(**b) for b in raw.pop("blocks")]
     memory = Memory(**raw.pop("memory"))

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from .tree import Node, TreeState
+from .tree import Node
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,6 @@ def _subtree_rewards(nodes: dict[int, Node]) -> dict[int, list[float]]:
             seen.add(cur)
             cur = nodes[cur].parent
     return out
-
-
-def block_tree(state: TreeState) -> dict[int, Node]:
-    """The current block's nodes; a parent outside the block is treated as the root."""
-    nodes = {n.id: n for n in state.block_nodes()}
-    return nodes
 
 
 def ucb_scores(

@@ -11,7 +11,7 @@ to ``key=value`` pairs whose values are re-printed from the parsed numbers or ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -109,10 +109,3 @@ def check_proposal(
                 "(or a replicate of that node)"
             )
     return Checked(config=config, mutation="; ".join(parts), changed=changed)
-
-
-def config_overrides(config: Mapping[str, str], base: Optional[Mapping[str, str]] = None) -> list[str]:
-    """``key=value`` override strings for a config (sorted, so jobs are reproducible)."""
-    merged = dict(base or {})
-    merged.update(config)
-    return [f"{k}={v}" for k, v in sorted(merged.items())]

@@ -1,48 +1,65 @@
-"""Proposers behind one interface: ``propose(ctx, slots, feedback) -> Reply``.
+"""Proposers behind one interface (:class:`Proposer`): ``propose(ctx, slots, feedback) -> Reply``.
 
-``make_proposer`` builds one from the ``hydra.sweeper.proposer`` node; the LLM SDKs are imported
-only for the proposer that needs them.
+``make_proposer`` builds one from the ``hydra.sweeper.proposer`` node through a registry from
+name to (config schema, factory); the LLM SDKs are imported only for the proposer that needs them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from omegaconf import OmegaConf
 
 from ..config import AnthropicConf, ClaudeCLIConf, HeuristicConf, OpenAIConf, ScriptedConf
-from .base import Context, Proposal, ProposerError, Reply, Slot, parse_reply
+from .base import Context, Proposal, Proposer, ProposerError, Reply, Slot, SlotProposer, parse_reply
 from .heuristic import HeuristicProposer
 
-_CONFS = {
-    "heuristic": HeuristicConf,
-    "scripted": ScriptedConf,
-    "anthropic": AnthropicConf,
-    "openai": OpenAIConf,
-    "claude_cli": ClaudeCLIConf,
+
+# The factories import their module on use: the LLM SDKs load only for the proposer chosen.
+def _scripted(conf: ScriptedConf) -> Proposer:
+    from .scripted import ScriptedProposer
+
+    return ScriptedProposer(conf)
+
+
+def _anthropic(conf: AnthropicConf) -> Proposer:
+    from .llm import AnthropicProposer
+
+    return AnthropicProposer(conf)
+
+
+def _openai(conf: OpenAIConf) -> Proposer:
+    from .llm import OpenAIProposer
+
+    return OpenAIProposer(conf)
+
+
+def _claude_cli(conf: ClaudeCLIConf) -> Proposer:
+    from .llm import ClaudeCLIProposer
+
+    return ClaudeCLIProposer(conf)
+
+
+_REGISTRY: dict[str, tuple[type, Callable[[Any], Proposer]]] = {
+    "heuristic": (HeuristicConf, HeuristicProposer),
+    "scripted": (ScriptedConf, _scripted),
+    "anthropic": (AnthropicConf, _anthropic),
+    "openai": (OpenAIConf, _openai),
+    "claude_cli": (ClaudeCLIConf, _claude_cli),
 }
 
 
-def make_proposer(node: Mapping[str, Any] | None) -> Any:
+def make_proposer(node: Mapping[str, Any] | None) -> Proposer:
     """Build the proposer named by ``node['name']`` (default: heuristic)."""
     raw = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
     name = raw.get("name", "heuristic")
-    if name not in _CONFS:
+    if name not in _REGISTRY:
         raise ValueError(
-            f"unknown proposer '{name}'; choose hydra/sweeper/proposer= one of {', '.join(_CONFS)}"
+            f"unknown proposer '{name}'; choose hydra/sweeper/proposer= one of {', '.join(_REGISTRY)}"
         )
-    conf = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(_CONFS[name]), raw))
-    if name == "heuristic":
-        return HeuristicProposer(conf)
-    if name == "scripted":
-        from .scripted import ScriptedProposer
-
-        return ScriptedProposer(conf)
-    from . import llm
-
-    return {"anthropic": llm.AnthropicProposer, "openai": llm.OpenAIProposer,
-            "claude_cli": llm.ClaudeCLIProposer}[name](conf)
+    schema, factory = _REGISTRY[name]
+    return factory(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), raw)))
 
 
-__all__ = ["Context", "Proposal", "ProposerError", "Reply", "Slot", "make_proposer", "parse_reply",
-           "HeuristicProposer"]
+__all__ = ["Context", "Proposal", "Proposer", "ProposerError", "Reply", "Slot", "SlotProposer",
+           "make_proposer", "parse_reply", "HeuristicProposer"]

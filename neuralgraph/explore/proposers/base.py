@@ -1,4 +1,8 @@
-"""What every proposer receives and returns, and how an LLM's JSON reply is read.
+"""What every proposer is, receives and returns, and how an LLM's JSON reply is read.
+
+A proposer is anything with the :class:`Proposer` members; the loop reads its capabilities
+from them (how often it may be re-asked, whether it is shown the instruction document, what
+fills a slot it could not, what it writes to the working memory) and never from its class.
 
 An LLM answers with one JSON object::
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from ..space import SearchSpace
 from ..tree import TreeState
@@ -142,3 +146,35 @@ def parse_reply(text: str) -> Reply:
         memory=memory if isinstance(memory, dict) else None,
         next_regime=str(obj.get("next_regime", "") or ""),
     )
+
+
+class SlotProposer(Protocol):
+    """Fills one slot, always with a proposal (the heuristic)."""
+
+    name: str
+
+    def propose_slot(self, ctx: Context, slot: Slot, taken: list[dict[str, str]]) -> Proposal: ...
+
+
+class Proposer(Protocol):
+    """What the loop asks for mutations.
+
+    ``propose`` answers for the given slots (``feedback`` lists why its previous answer was
+    rejected) or raises :class:`ProposerError`; ``update_memory`` runs after each round's
+    results are recorded.
+    """
+
+    name: str  # recorded with every node it proposed and every call it answered
+    retries: int  # re-asks after a rejected answer, with the reasons shown (0: none)
+    reads_instructions: bool  # shown the regime's instruction document (an LLM)
+
+    @property
+    def fallback(self) -> SlotProposer:
+        """Fills the slots whose answers stayed rejected after the retries."""
+        ...
+
+    def propose(self, ctx: Context, slots: list[Slot], feedback: str = "") -> Reply: ...
+
+    def update_memory(self, state: TreeState, space: SearchSpace) -> None:
+        """Rewrite the tree's working memory from the results so far (or leave it)."""
+        ...

@@ -34,10 +34,25 @@ _ATTEMPTS = 24
 
 
 class HeuristicProposer:
+    """Offline and deterministic (seeded per slot): its answers are final, it is its own
+    fallback, and the working memory's principles are the evidence the tree holds."""
+
     name = "heuristic"
+    retries = 0  # asked again it would give the same answers (its draws ignore the feedback)
+    reads_instructions = False
 
     def __init__(self, conf: Optional[HeuristicConf] = None) -> None:
         self.conf = conf or HeuristicConf()
+
+    @property
+    def fallback(self) -> HeuristicProposer:
+        return self
+
+    def update_memory(self, state: TreeState, space: SearchSpace) -> None:
+        """Without an LLM, the memory's principles are the evidence the tree holds so far."""
+        found = evidence(state, space)
+        state.memory.principles = found["principles"]
+        state.memory.open_questions = found["open_questions"]
 
     # ---- public --------------------------------------------------------------------------
     def propose(self, ctx: Context, slots: list[Slot], feedback: str = "") -> Reply:

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import AnthropicConf, ClaudeCLIConf, OpenAIConf
+from ..space import SearchSpace
+from ..tree import TreeState
 from .base import Context, ProposerError, Reply, Slot, parse_reply
+from .heuristic import HeuristicProposer
 
 
 class _LLMProposer:
@@ -25,10 +28,12 @@ class _LLMProposer:
 
     name = "llm"
     sdk_module = ""  # imported on construction, so a missing SDK fails early and clearly
+    reads_instructions = True
 
     def __init__(self, conf: Any) -> None:
         self.conf = conf
         self.retries = conf.retries
+        self.fallback = HeuristicProposer()
         self._client: Any = None
         if self.sdk_module:
             try:
@@ -50,6 +55,9 @@ class _LLMProposer:
             raise
         reply.input_tokens, reply.output_tokens, reply.latency_s = tin, tout, latency
         return reply
+
+    def update_memory(self, state: TreeState, space: SearchSpace) -> None:
+        """The model writes the memory itself, in its replies."""
 
     def complete(self, system: str, user: str, images: list[str]) -> tuple[str, int, int]:
         raise NotImplementedError

@@ -14,11 +14,17 @@ from typing import Any
 import yaml
 
 from ..config import ScriptedConf
+from ..space import SearchSpace
+from ..tree import TreeState
 from .base import Context, ProposerError, Reply, Slot, parse_reply
+from .heuristic import HeuristicProposer
 
 
 class ScriptedProposer:
+    """Replays a file of replies; validated and re-asked like an LLM, but shown no instructions."""
+
     name = "scripted"
+    reads_instructions = False
 
     def __init__(self, conf: ScriptedConf) -> None:
         path = Path(conf.path).expanduser()
@@ -32,6 +38,7 @@ class ScriptedProposer:
             raise ValueError(f"scripted proposer: '{conf.path}' must hold a list of replies")
         self.replies: list[Any] = replies
         self.retries = conf.retries
+        self.fallback = HeuristicProposer()
 
     def propose(self, ctx: Context, slots: list[Slot], feedback: str = "") -> Reply:
         n = ctx.state.proposer_calls
@@ -42,3 +49,6 @@ class ScriptedProposer:
             raise ProposerError(f"scripted proposer: {entry['error']}")
         text = entry if isinstance(entry, str) else json.dumps(entry)
         return parse_reply(text)
+
+    def update_memory(self, state: TreeState, space: SearchSpace) -> None:
+        """The replies carry their own memory updates."""
