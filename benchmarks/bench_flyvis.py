@@ -18,14 +18,15 @@ Needs the connectome file from the flyvis wheel: ``pip install --no-deps flyvis=
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
-from omegaconf import OmegaConf
 
-from neuralgraph.family import get_family
+from neuralgraph.families.flyvis import simulate as fs
+from neuralgraph.family import TrainClock, get_family
 from neuralgraph.launch import compose_regime
-from neuralgraph.train import resolve_device
+from neuralgraph.train import resolve_device, typed
 from neuralgraph.trainer import steps_per_epoch
 
 from bench_metabolism import timed  # noqa: E402  (same folder: seconds per call after warm-up)
@@ -41,15 +42,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    cfg = compose_regime(args.regime)
+    cfg = typed(compose_regime(args.regime))
     device = resolve_device(args.device)
     family = get_family("flyvis")
-    full_frames = int(cfg.simulation.n_frames)
-
-    from neuralgraph.families.flyvis.family import simulate as fs
+    full_frames = cfg.simulation.n_frames
 
     t0 = time.perf_counter()
-    lat = fs.load_lattice(int(cfg.simulation.extent))
+    lat = fs.load_lattice(cfg.simulation.extent)
     lattice_s = time.perf_counter() - t0
     print(f"regime {args.regime}: extent {lat.extent}, {len(lat.columns)} columns, {lat.n_neurons} neurons, "
           f"{lat.n_edges} synapses, {len(lat.input_nodes)} inputs; lattice built in {lattice_s:.2f} s")
@@ -57,7 +56,7 @@ def main() -> None:
     # Setup (lattice, ground truth, spectral radius) is timed apart from the Euler steps: two
     # simulations that differ only in their number of frames.
     def simulate(frames: int):
-        sim_cfg = OmegaConf.merge(cfg.simulation, {"n_frames": frames, "n_test_frames": 10, "n_burn_in": 10})
+        sim_cfg = dataclasses.replace(cfg.simulation, n_frames=frames, n_test_frames=10, n_burn_in=10)
         t0 = time.perf_counter()
         out = family.simulate(sim_cfg)
         return out, time.perf_counter() - t0
@@ -70,7 +69,7 @@ def main() -> None:
 
     model, data = family.build(arrays, cfg, device)
     opt = torch.optim.Adam(family.param_groups(model, cfg.training))
-    bs = int(cfg.training.batch_size)
+    bs = cfg.training.batch_size
     gen = torch.Generator(device=device).manual_seed(0)
 
     def train_step() -> None:
@@ -78,7 +77,7 @@ def main() -> None:
         batch = data.batch(idx)
         pred = model(batch)
         loss = ((pred - batch["y"]) / data.target_scale).pow(2).mean()
-        reg = family.regularizers(model, batch, pred, cfg.training, 0)
+        reg = family.regularizers(model, batch, pred, cfg.training, TrainClock(epoch=0, step=0, steps_per_epoch=1))
         if reg:
             loss = loss + sum(reg.values())
         opt.zero_grad(set_to_none=True)
@@ -86,7 +85,7 @@ def main() -> None:
         opt.step()
 
     step_s = timed(train_step, args.steps)
-    n_iter = steps_per_epoch(full_frames, int(cfg.training.data_augmentation_loop), bs)
+    n_iter = steps_per_epoch(full_frames, cfg.training.data_augmentation_loop, bs)
     print(f"training: {1 / step_s:.1f} steps/s at batch {bs} on {device} ({step_s * 1e3:.1f} ms/step); "
           f"one epoch of the regime = {n_iter} steps ≈ {n_iter * step_s / 60:.1f} min")
 

@@ -21,13 +21,14 @@ import time
 
 import torch
 
+from neuralgraph.families.signal.config import SignalModel
 from neuralgraph.families.signal.model import SignalGNN
 from neuralgraph.train import resolve_device
 
 
 def make_step(n: int, batch: int, per_edge: bool, device: torch.device):
     torch.manual_seed(0)
-    model = SignalGNN(n, x_scale=1.0, per_edge=per_edge).to(device)
+    model = SignalGNN(SignalModel(per_edge=per_edge), n_neurons=n, x_scale=1.0).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     u = torch.randn(batch, n, device=device)
     y = torch.randn(batch, n, device=device)

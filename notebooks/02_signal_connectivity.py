@@ -39,7 +39,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, display
+from omegaconf import OmegaConf
 
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.family import get_family
@@ -75,14 +75,15 @@ for name, (regime, overrides) in SETTINGS.items():
 # %% [markdown]
 # ## 1. Simulate the three settings
 #
-# Composing each regime in Python gives the config the command line builds; the dataset is cached
-# by a hash of its simulation block, so the training runs below reuse it.
+# Composing each regime in Python gives the config the command line builds (turned into its typed
+# dataclasses, as a run does); the dataset is cached by a hash of its simulation block, so the
+# training runs below reuse it.
 
 # %%
 family = get_family("signal")
 data = {}
 for name, (regime, overrides) in SETTINGS.items():
-    cfg = compose_regime(regime, *overrides)
+    cfg = OmegaConf.to_object(compose_regime(regime, *overrides))
     arrays, folder, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
     data[name] = arrays
     print(f"{name:>9}: {arrays['u'].shape[1]} neurons, {arrays['u'].shape[0]} frames, "
@@ -205,14 +206,27 @@ plt.show()
 # ## 6. Learned φ and ψ against the truth
 #
 # The model's message function ψ (what a sender transmits, per sender) and update function φ
-# (each neuron's own dynamics) are drawn by the training run into `plots/functions.png`, learned
-# curves in colour and the truth dashed. (`results.npz` does not hold these curves yet, so the
-# notebook shows the run's own figure.)
+# (each neuron's own dynamics), read from `results.npz`: learned curves in colour, the truth
+# dashed, on [−x_norm, x_norm] with x_norm = 1.5·std(u). Each learned ψ*_j is divided by its
+# sender's scale k_j, the factor the data cannot separate from W's column j.
 
 # %%
-for name in SETTINGS:
-    print(name)
-    display(Image(filename=str(runs[name] / "plots" / "functions.png"), width=800))
+fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+for col, name in enumerate(SETTINGS):
+    r = results[name]
+    u = r["curve_u"]
+    psi = r["psi_learned"] / r["sender_scale"][:, None]
+    for j in range(0, len(psi), max(1, len(psi) // 50)):
+        axes[0, col].plot(u, psi[j], lw=0.5, alpha=0.5)
+        axes[1, col].plot(u, r["phi_learned"][j], lw=0.5, alpha=0.5)
+    for t in np.unique(r["types"]):  # the truth once per neuron type
+        i = int(np.flatnonzero(r["types"] == t)[0])
+        axes[0, col].plot(u, r["psi_true"][i], "k--", lw=2)
+        axes[1, col].plot(u, r["phi_true"][i], "k--", lw=2)
+    axes[0, col].set(title=f"{name}: ψ*_j / k_j and the true ψ", xlabel="u")
+    axes[1, col].set(title=f"{name}: φ*_i and the true φ", xlabel="u")
+plt.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## 7. Free rollout

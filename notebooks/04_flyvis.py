@@ -43,8 +43,9 @@ import numpy as np
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime, finish, start as start_training
+from neuralgraph.families.flyvis import simulate as sim_flyvis
 from neuralgraph.rundir import read_results
-from neuralgraph.families.flyvis.family import simulate as sim_flyvis
+from neuralgraph.train import typed
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -62,11 +63,12 @@ print(f"size={SIZE}  regime={REGIME}  output={OUT}")
 # %% [markdown]
 # ## 1. Simulate
 #
-# Composing the regime in Python gives the config the command line builds; the dataset is cached
-# by a hash of its simulation block, so both training runs reuse it.
+# Composing the regime in Python gives the config the command line builds (typed: each block is
+# its dataclass, with its range checks run); the dataset is cached by a hash of its simulation
+# block, so both training runs reuse it.
 
 # %%
-cfg = compose_regime(REGIME)
+cfg = typed(compose_regime(REGIME))
 family = get_family(cfg.simulation.family)
 arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
 names = arrays["type_names"]
@@ -174,7 +176,7 @@ for k in keys:
 # ## 5. W, τ and V_rest recovery (stimulus given)
 #
 # The data fix only the product of W with the slopes of the learned functions, so W is compared
-# after that scale correction (`W_learned`; `W_learned_raw` is the weight as stored). Edges whose
+# after that scale correction (`W_corrected`; `W_learned` is the weight as stored). Edges whose
 # sender never crosses threshold carry no signal and are left out of `connectivity_R2`. τ and
 # V_rest are read out of the learned update function linearised where the data are.
 
@@ -182,7 +184,7 @@ for k in keys:
 r, m = results["stimulus given"], metrics["stimulus given"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
 ax = axes[0]
-ax.scatter(r["W_true"], r["W_learned"], s=1, alpha=0.3)
+ax.scatter(r["W_true"], r["W_corrected"], s=1, alpha=0.3)
 lim = np.percentile(np.abs(r["W_true"]), 99.5) * 1.2
 ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
 ax.set(xlim=(-lim, lim), xlabel="true W", ylabel="learned W (scale-corrected)",

@@ -1,19 +1,25 @@
-"""Fly visual system model and family: message passing against a per-edge loop, a tiny end-to-end run."""
+"""Fly visual system model and family: message passing against a per-edge loop, the config's own
+checks, a model rebuilt from its state dict, the stateless live metric, a tiny end-to-end run."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from neuralgraph.config.store import register_configs
-from neuralgraph.families.flyvis.family import identifiable_edges
+from neuralgraph.errors import ConfigError
+from neuralgraph.families.flyvis import simulate as fs
+from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisModel, FlyVisTraining
+from neuralgraph.families.flyvis.family import FAMILY
 from neuralgraph.families.flyvis.model import FlyVisGNN
+from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
+from neuralgraph.family import TrainClock
+from neuralgraph.launch import compose_regime
+from neuralgraph.metrics import pearson
 from neuralgraph.rundir import read_analysis_log, read_metrics, read_results
-from neuralgraph.families.flyvis.family import simulate as fs
-
-from tests.conftest import REPO
+from neuralgraph.train import run, typed
 
 needs_connectome = pytest.mark.skipif(
     not fs.connectome_available(), reason=f"flyvis connectome JSON not installed; run `{fs.INSTALL_HINT}`"
@@ -26,8 +32,10 @@ def small_model(learn_field=False, seed=0):
     src = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 3])
     tgt = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 5, 5])
     xy = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, 0.8]])
-    return FlyVisGNN(n, src, tgt, torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 0]), xy,
-                     hidden_dim=8, hidden_dim_update=8, learn_field=learn_field, hidden_dim_nnr_f=16)
+    cfg = FlyVisModel(hidden_dim=8, hidden_dim_update=8, embedding_init=EmbeddingInit.ones, hidden_dim_nnr_f=16,
+                      field_type=FieldType.visual if learn_field else FieldType.given)
+    return FlyVisGNN(cfg, n, src, tgt, torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 0]), xy,
+                     v_lo=-1.0, v_hi=1.0, v_norm=1.0)
 
 
 def test_messages_equal_a_per_edge_loop():
@@ -59,26 +67,109 @@ def test_forward_shapes_and_inputs():
     assert field_model({"x": v, "frame": torch.arange(5)}).shape == (5, 12)
 
 
-def compose_regime(name: str, *overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("config", overrides=[f"+regime={name}", *overrides])
-
-
 @pytest.mark.parametrize("regime", ["tiny_flyvis", "flyvis_small", "flyvis"])
 def test_regimes_compose(regime):
-    cfg = compose_regime(regime)
+    cfg = typed(compose_regime(regime))
     assert cfg.simulation.family == "flyvis"
-    assert cfg.reward_key == "connectivity_R2"
+    assert cfg.reward_key == "connectivity_R2" == FAMILY.primary_metric(cfg)
     assert cfg.training.batch_size >= 1
+    assert isinstance(cfg.model.field_type, FieldType)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("model.hidden_dim=0", "model.hidden_dim"),
+    ("model.n_extra_null_edges=-1", "model.n_extra_null_edges"),
+    ("model.n_layers_nnr_f=1", "model.n_layers_nnr_f"),
+    ("training.n_clusters=0", "training.n_clusters"),
+    ("training.lr_W=-1", "training.lr_W"),
+    ("simulation.tau_min=0.01", "simulation.tau_min"),
+    ("simulation.extent=-1", "simulation.extent"),
+    ("simulation.stimuli=[movie]", "simulation.stimuli"),
+])
+def test_out_of_range_keys_are_refused_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        typed(compose_regime("flyvis_small", override))
+
+
+def test_n_layers_nnr_f_matters_only_with_a_learned_field():
+    assert FlyVisModel(field_type=FieldType.given, n_layers_nnr_f=1).n_layers_nnr_f == 1
+    with pytest.raises(ConfigError, match="n_layers_nnr_f"):
+        FlyVisModel(field_type=FieldType.visual, n_layers_nnr_f=1)
+    with pytest.raises(ConfigError, match="n_clusters"):
+        FlyVisTraining(n_clusters=0)
+
+
+def tiny_cfg(*overrides: str):
+    return typed(compose_regime("tiny_flyvis", "simulation.n_frames=120", "simulation.n_test_frames=20",
+                                "simulation.n_burn_in=10", "model.field_type=visual", "model.n_extra_null_edges=20",
+                                *overrides))
+
+
+@pytest.fixture(scope="module")
+def tiny_arrays():
+    if not fs.connectome_available():
+        pytest.skip(f"flyvis connectome JSON not installed; run `{fs.INSTALL_HINT}`")
+    return FAMILY.simulate(tiny_cfg().simulation)
+
+
+def _outputs(model, data, seed=3):
+    """Forward pass on a few frames, and every regulariser with the random neurons fixed."""
+    torch.manual_seed(seed)
+    batch = data.batch(torch.arange(4))
+    cfg = tiny_cfg("training.coeff_W_L1=1e-4", "training.coeff_edge_weight_L2=1e-3")
+    with torch.no_grad():
+        pred = model(batch)
+        reg = FAMILY.regularizers(model, batch, pred, cfg.training, TrainClock(epoch=1, step=7, steps_per_epoch=5))
+    return pred, reg
+
+
+def test_model_rebuilt_from_config_and_dataset_reloads_its_state(tiny_arrays):
+    """A state dict reloaded into a model built afresh (other init, other data ranges) gives the same
+    outputs: the voltage ranges of the g_φ regularisers travel in the state dict."""
+    cfg = tiny_cfg()
+    torch.manual_seed(0)
+    model, data = FAMILY.build(tiny_arrays, cfg, torch.device("cpu"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # a state the constructor cannot reproduce
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+
+    shifted = dict(tiny_arrays, x=tiny_arrays["x"] + 0.5)  # other voltage ranges in the constructor
+    torch.manual_seed(1)
+    rebuilt, _ = FAMILY.build(shifted, cfg, torch.device("cpu"))
+    assert rebuilt.voltage_range() != model.voltage_range()
+    rebuilt.load_state_dict(torch.load(buffer))
+    assert rebuilt.voltage_range() == model.voltage_range()
+    for name in ("v_lo", "v_hi", "v_norm"):
+        assert torch.equal(getattr(rebuilt, name), getattr(model, name))
+    (pred, reg), (pred2, reg2) = _outputs(model, data), _outputs(rebuilt, data)
+    assert torch.equal(pred, pred2)
+    assert reg.keys() == reg2.keys() >= {"W_L1", "edge_diff", "edge_norm", "edge_weight_L2"}
+    for key in reg:
+        assert torch.equal(reg[key], reg2[key]), key
+
+
+def test_live_metric_is_stateless(tiny_arrays):
+    """Each model carries the edge mask of its own dataset; no cache in the family mixes them up."""
+    cfg = tiny_cfg()
+    other = dict(tiny_arrays, x=np.ascontiguousarray(tiny_arrays["x"][::-1]) - 0.3)
+    models = [FAMILY.build(arrays, cfg, torch.device("cpu"))[0] for arrays in (tiny_arrays, other)]
+    for arrays, model in zip((tiny_arrays, other, tiny_arrays), models + models[:1]):
+        n_true = len(arrays["W"])
+        x = arrays["x"]
+        mask = identifiable_edges(x[range_frames(x.shape[0])], arrays["edge_src"], arrays["edge_tgt"])
+        r = pearson(arrays["W"][mask], model.W.detach().numpy()[:n_true][mask])
+        assert FAMILY.live_metric(model, arrays) == r * r
+    assert not np.array_equal(*(m.live_edges.numpy() for m in models))
 
 
 @needs_connectome
-def test_tiny_run_writes_the_run_directory(cli, tmp_path):
+def test_tiny_run_writes_the_run_directory(cache_dir, tmp_path):
     out = tmp_path / "run"
-    res = cli("+regime=tiny_flyvis", "num_threads=1", "progress=false", "model.field_type=visual",
-              "model.n_extra_null_edges=50", f"hydra.run.dir={out}")
-    assert res.returncode == 0, res.stderr[-3000:]
+    run(compose_regime("tiny_flyvis", "num_threads=1", "progress=false", "model.field_type=visual",
+                       "model.n_extra_null_edges=50"), out)
     metrics = read_metrics(out)
     for key in ("connectivity_R2", "tau_R2", "V_rest_R2", "field_R2", "cluster_accuracy", "test_R2",
                 "test_pearson", "status"):
@@ -86,20 +177,22 @@ def test_tiny_run_writes_the_run_directory(cli, tmp_path):
     log = read_analysis_log(out)
     assert "connectivity_R2" in log
     results = read_results(out)
-    for key in ("W_true", "W_learned", "tau_true", "tau_learned", "V_rest_true", "V_rest_learned",
-                "embeddings", "types"):
+    for key in ("W_true", "W_learned", "W_corrected", "tau_true", "tau_learned", "V_rest_true", "V_rest_learned",
+                "embeddings", "types", "curve_f", "rollout_pred", "field_learned"):
         assert key in results, key
-    assert results["W_true"].shape == results["W_learned"].shape
+    assert results["W_true"].shape == results["W_learned"].shape == results["W_corrected"].shape
     assert (results["W_true"][-50:] == 0).all()  # the null edges
     assert len(results["types"]) == 443
     for png in ("loss", "recovery", "embeddings", "functions", "rollout", "field"):
         assert (out / "plots" / f"{png}.png").exists(), png
     # metrics recomputed independently from results.npz
-    wt, wl = results["W_true"].astype(float), results["W_learned"].astype(float)
+    # (W_learned is the raw weight, as in every family; W_corrected the scale-corrected one)
+    wt = results["W_true"].astype(float)
     x = np.load(_dataset(out))["x"]
     keep = identifiable_edges(x, results["edge_src"], results["edge_tgt"])
-    r = np.corrcoef(wt[keep], wl[keep])[0, 1]
-    assert metrics["connectivity_R2"] == pytest.approx(r * r, rel=1e-4, abs=1e-6)
+    for key, metric in (("W_corrected", "connectivity_R2"), ("W_learned", "connectivity_R2_raw")):
+        r = np.corrcoef(wt[keep], results[key].astype(float)[keep])[0, 1]
+        assert metrics[metric] == pytest.approx(r * r, rel=1e-4, abs=1e-6), key
     tl = results["tau_learned"]
     if np.ptp(tl) > 0:
         r = np.corrcoef(results["tau_true"], tl)[0, 1]

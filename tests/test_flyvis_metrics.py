@@ -7,11 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from neuralgraph.families.flyvis.family import FlyVisFamily, cluster_labels, identifiable_edges
-from neuralgraph.metrics.cluster import matched_accuracy
+from neuralgraph.families.flyvis.config import ClusterMethod
+from neuralgraph.families.flyvis.evaluate import cluster_labels
 from neuralgraph.families.flyvis.readout import (
-    corrected_weights, normal_equations, row_linear_fit, solve_normal_equations, tau_vrest_from_line,
+    corrected_weights, identifiable_edges, linearise, normal_equations, row_linear_fit, solve_normal_equations,
+    tau_vrest_from_line,
 )
+from neuralgraph.families.flyvis.rollout import rollout
+from neuralgraph.metrics.cluster import matched_accuracy
 
 
 def test_row_linear_fit_matches_polyfit():
@@ -79,7 +82,7 @@ def test_cluster_labels_separate_blobs():
     centres = rng.normal(scale=10, size=(5, 3))
     types = np.repeat(np.arange(5), 40)
     feats = centres[types] + 0.1 * rng.normal(size=(200, 3))
-    for method in ("kmeans", "gmm"):
+    for method in (ClusterMethod.kmeans, ClusterMethod.gmm, "gmm"):
         labels = cluster_labels(feats, method, 5, 0)
         assert matched_accuracy(labels, types) == 1.0
 
@@ -114,6 +117,9 @@ class TruthModel(nn.Module):
     def f(self, v, a, m, e):
         return (-v + self.v_rest + m + e) / self.tau
 
+    def derivative(self, v, lum):
+        return self.f(v, self.a, self.messages(v), self.external_input(lum, v))
+
 
 def test_readout_recovers_the_truth_from_a_perfect_model():
     """W, τ and V_rest come back exactly when f and g are the truth (g scaled by 3, W by 1/3)."""
@@ -133,9 +139,28 @@ def test_readout_recovers_the_truth_from_a_perfect_model():
         "edge_src": src, "edge_tgt": tgt,
     }
     model = TruthModel(n, src, tgt, W, tau, v_rest, inputs, np.array([0, 0, 1, 1]), scale_g=3.0)
-    fit = FlyVisFamily().readout(model, arrays, torch.device("cpu"))
+    fit = linearise(model, arrays, torch.device("cpu"))
     np.testing.assert_allclose(fit["tau"], tau, rtol=1e-3)
     np.testing.assert_allclose(fit["V_rest"], v_rest, atol=1e-3)
     np.testing.assert_allclose(fit["g_slope"], 3.0, rtol=1e-4)
     W_corr = corrected_weights(model.W.detach().numpy(), src, tgt, fit["alpha"], fit["gamma"], fit["g_slope"])
     np.testing.assert_allclose(W_corr, W, rtol=1e-3, atol=1e-5)
+
+
+def test_rollout_is_the_euler_recursion_of_the_true_model():
+    """Row k of the rollout is v_k; v_{k+1} = v_k + Δt f(v_k, e_k), clipped to ±100, NaN → 0."""
+    rng = np.random.default_rng(2)
+    n = 6
+    src, tgt = np.array([0, 1, 2, 3, 4]), np.array([1, 2, 3, 4, 5])
+    model = TruthModel(n, src, tgt, rng.normal(0, 0.5, 5), np.full(n, 0.1), rng.normal(0, 0.2, n),
+                       np.array([0, 1]), np.array([0, 1]))
+    stim = torch.rand(30, 2)
+    v0 = torch.randn(n)
+    out = rollout(model, v0, stim, 0.02)
+    v = v0[None]
+    for k in range(30):
+        torch.testing.assert_close(out[k], v[0], rtol=0, atol=0)
+        v = (v + 0.02 * model.derivative(v, stim[k : k + 1])).detach().clamp(-100, 100)
+    blown = TruthModel(n, src, tgt, np.full(5, 1e9), np.full(n, 1e-3), np.zeros(n), np.array([0]), np.array([0]))
+    out = rollout(blown, torch.ones(n), torch.ones(20, 1), 1.0)
+    assert torch.isfinite(out).all() and out.abs().max() <= 100

@@ -10,11 +10,9 @@ import json
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
-
-from neuralgraph.families.flyvis.config import FlyVisSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.families.flyvis.family import simulate as fs
+from neuralgraph.families.flyvis import simulate as fs
+from neuralgraph.families.flyvis.config import FlyVisSimulation
 
 pytestmark = pytest.mark.skipif(
     not fs.connectome_available(),
@@ -25,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 def tiny_cfg(**kw):
     base = dict(extent=1, n_frames=120, n_test_frames=40, n_burn_in=20, segment_frames=30)
     base.update(kw)
-    return OmegaConf.structured(FlyVisSimulation(**base))
+    return FlyVisSimulation(**base)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +126,34 @@ def test_targets_are_exact_derivatives(tiny):
     np.testing.assert_allclose(tiny["y"], y, rtol=1e-4, atol=1e-4)
 
 
+def test_integrate_is_the_loop_it_replaced():
+    """The shared Euler integrator follows the simulator's former hand-written loop: burn-in not
+    recorded, (x, dx/dt) recorded before each step, noise after every step (the last one included,
+    so the random stream left for the test movie is the same)."""
+    lat = fs.load_lattice(1)
+    rng = np.random.default_rng(5)
+    gt = fs.draw_ground_truth(lat, tiny_cfg(), rng)
+    stim, _ = fs.make_stimulus(fs.hex_xy(lat.columns), 60, 0.02, list(fs.STIMULUS_KINDS), 20, 0.5, rng)
+    noise = np.random.default_rng(9)
+    x, y = fs.integrate(lat, gt, stim, 0.02, 0.05, 15, noise, 1.0)
+    after = np.random.default_rng(9)
+    n, b = lat.n_neurons, 15
+    W = np.zeros((n, n))
+    np.add.at(W, (lat.edge_tgt, lat.edge_src), gt.W)
+    tau, v_rest = gt.tau_type[lat.node_type], gt.v_rest_type[lat.node_type]
+    v, drive = v_rest.copy(), np.zeros(n)
+    for k in range(len(stim)):
+        drive[lat.input_nodes] = stim[k, lat.node_col[lat.input_nodes]]
+        dv = (-v + v_rest + W @ np.maximum(v, 0.0) + drive) / tau
+        if k >= b:
+            np.testing.assert_allclose(x[k - b], v.astype(np.float32), rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(y[k - b], dv.astype(np.float32), rtol=1e-5, atol=1e-6)
+        v = v + 0.02 * dv
+        v += 0.05 * after.standard_normal(n)
+    assert x.shape == (len(stim) - b, n)
+    assert noise.standard_normal() == after.standard_normal()
+
+
 def test_euler_step_without_noise():
     a = fs.simulate(tiny_cfg(noise_model_level=0.0))
     dt = 0.02
@@ -155,9 +181,13 @@ def test_stimulus_kinds_and_range():
 
 def test_bad_config_and_missing_file(monkeypatch):
     with pytest.raises(ConfigError, match="tau_min"):
-        fs.validate(tiny_cfg(tau_min=0.01))
+        tiny_cfg(tau_min=0.01)
     with pytest.raises(ConfigError, match="unknown kind"):
-        fs.validate(tiny_cfg(stimuli=["movie"]))
+        tiny_cfg(stimuli=["movie"])
+    with pytest.raises(ConfigError, match="simulation.stimuli is empty"):
+        tiny_cfg(stimuli=[])
+    with pytest.raises(ConfigError, match="simulation.segment_frames"):
+        tiny_cfg(segment_frames=0)
     with pytest.raises(DataError, match="connectome_file"):
         fs.find_connectome_file("/nonexistent/file.json")
     monkeypatch.setattr(fs.importlib.util, "find_spec", lambda name: None)

@@ -15,7 +15,7 @@ import pytest
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 
-from neuralgraph.families.flyvis.family import simulate as fs  # noqa: E402
+from neuralgraph.families.flyvis import simulate as fs  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))

@@ -24,8 +24,10 @@ def test_every_signal_regime_composes_and_validates(regime):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+regime={regime}"])
     assert cfg.simulation.family == "signal" and cfg.reward_key == "connectivity_R2"
-    get_family("signal").validate(cfg)
-    OmegaConf.to_container(cfg, resolve=True)
+    family = get_family("signal")
+    typed = OmegaConf.to_object(cfg)  # every block's own checks run here
+    family.check(typed)
+    assert family.primary_metric(typed) == cfg.reward_key
     space = parse_space(OmegaConf.to_container(cfg.search_space))
     for key in space.dims:  # every searchable key exists in the composed config
         assert OmegaConf.select(cfg, key, throw_on_missing=True) is not None, key
@@ -43,10 +45,15 @@ def test_tiny_signal_run_directory(cli, tmp_path):
     assert metrics["connectivity_R2"] > 0.9
     assert metrics["status"] == "converged"
     res = rundir.read_results(out)
-    for key in ("W_true", "W_learned", "embeddings", "types"):
-        assert key in res
+    for key in ("W_true", "W_learned", "W_corrected", "embeddings", "types", "curve_u", "psi_learned", "psi_true",
+                "phi_learned", "phi_true", "x_norm"):
+        assert key in res, key
     # The logged metric can be recomputed from results.npz.
     assert linear_fit(res["W_true"], res["W_corrected"]).r2 == pytest.approx(metrics["connectivity_R2"], abs=1e-5)
+    assert linear_fit(res["W_true"], res["W_learned"]).r2 == pytest.approx(metrics["connectivity_R2_raw"], abs=1e-5)
+    n = res["W_true"].shape[0]
+    assert res["psi_learned"].shape == res["psi_true"].shape == (n, len(res["curve_u"]))
+    assert res["curve_u"][-1] == pytest.approx(float(res["x_norm"]), rel=1e-6)
     plots = {p.name for p in (out / "plots").iterdir()}
     assert {"loss.png", "connectivity_scatter.png", "connectivity_matrix.png", "functions.png", "embeddings.png",
             "activity.png", "rollout.png"} <= plots
@@ -75,3 +82,15 @@ def test_wrong_key_type_fails_at_composition(cli, tmp_path):
     proc = cli("+regime=tiny_signal_rnn", "simulation.Dale_law=maybe", f"hydra.run.dir={tmp_path / 'x'}")
     assert proc.returncode != 0
     assert "Dale_law" in proc.stderr
+
+
+def test_plots_import_neither_the_family_nor_the_model():
+    """Figures are drawn from arrays: the plots module stands alone (no cycle with family.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neuralgraph.families.signal.plots; "
+            "assert not {'neuralgraph.families.signal.family', 'neuralgraph.families.signal.model', 'torch'} "
+            "& set(sys.modules), sorted(m for m in sys.modules if m.startswith('neuralgraph'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]

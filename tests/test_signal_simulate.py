@@ -8,13 +8,14 @@ import scipy.linalg
 import torch
 from omegaconf import OmegaConf
 
-from neuralgraph.families.signal.config import SignalSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.families.signal.family import simulate as S
+from neuralgraph.families.signal import simulate as S
+from neuralgraph.families.signal.config import SignalSimulation
 
 
 def sim_cfg(**kw):
-    return OmegaConf.structured(SignalSimulation(**kw))
+    """A typed simulation block (strings become enum members, as in a run)."""
+    return OmegaConf.to_object(OmegaConf.structured(SignalSimulation(**kw)))
 
 
 def make_W(**kw):
@@ -129,7 +130,7 @@ def test_file_missing_and_suffix(tmp_path):
 
 def test_file_without_path_is_a_config_error():
     with pytest.raises(ConfigError, match="connectivity_file"):
-        S.validate(sim_cfg(connectivity_type="file"))
+        sim_cfg(connectivity_type="file")
 
 
 # ---- equations ----------------------------------------------------------------------------------
@@ -191,9 +192,31 @@ def test_equations_match_loops(mode):
 
 def test_param_row_length_is_checked():
     with pytest.raises(ConfigError, match="PDE_N2"):
-        S.validate(sim_cfg(signal_model_name="PDE_N2", params=[[1.0, 2.0]]))
+        sim_cfg(signal_model_name="PDE_N2", params=[[1.0, 2.0]])
     with pytest.raises(ConfigError, match="params has 3 rows"):
-        S.validate(sim_cfg(n_neuron_types=2, params=[[7.0, 1.0]] * 3))
+        sim_cfg(n_neuron_types=2, params=[[7.0, 1.0]] * 3)
+
+
+@pytest.mark.parametrize(
+    "kw, key",
+    [
+        ({"n_neurons": 1}, "simulation.n_neurons"),
+        ({"n_neuron_types": 200}, "simulation.n_neuron_types"),
+        ({"n_frames": 1}, "simulation.n_frames"),
+        ({"delta_t": 0.0}, "simulation.delta_t"),
+        ({"start_frame": 5}, "simulation.start_frame"),
+        ({"connectivity_type": "low_rank", "connectivity_rank": 0}, "simulation.connectivity_rank"),
+        ({"connectivity_filling_factor": 0.0}, "simulation.connectivity_filling_factor"),
+        ({"Dale_law_factor": 1.5}, "simulation.Dale_law_factor"),
+        ({"noise_model_level": -1.0}, "simulation.noise_model_level"),
+        ({"activation_slope": [0.0]}, "simulation.activation_slope"),
+        ({"n_neuron_types": 2, "activation": ["tanh"] * 3}, "simulation.activation"),
+        ({"signal_model_name": "PDE_N4", "params": [[1.0, 0.0, 4.0, 1.0, 0.0, 0.0]]}, "width w"),
+    ],
+)
+def test_simulation_block_checks_name_the_key(kw, key):
+    with pytest.raises(ConfigError, match=key):
+        sim_cfg(**kw)
 
 
 # ---- integration and targets -----------------------------------------------------------------
@@ -262,6 +285,16 @@ def test_effective_ranks_against_svd():
     assert a["effective_rank_90"] == int(np.argmax(cum >= 0.90)) + 1
     assert a["effective_rank_99"] == int(np.argmax(cum >= 0.99)) + 1
     assert a["spectral_radius"] == pytest.approx(S.spectral_radius(a["W"].astype(np.float64)), rel=1e-5)
+
+
+def test_truth_rollout_reproduces_noise_free_data():
+    cfg = sim_cfg(n_neurons=10, n_frames=40, external_input_type="oscillatory")
+    a = S.simulate(cfg)
+    dyn = S.build_dynamics(cfg, a["W"].astype(np.float64), a["types"])
+    u0 = a["u"][0].astype(np.float64)
+    out = S.rollout(dyn, u0, 40, 0.1, a["e"].astype(np.float64))
+    assert out.shape == (41, 10) and np.array_equal(out[0], u0)
+    np.testing.assert_allclose(out, a["u"], rtol=1e-4, atol=1e-4)
 
 
 def test_seed_reproducible():

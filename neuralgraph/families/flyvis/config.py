@@ -1,7 +1,11 @@
 """Schemas of the fly visual system family (flyvis): simulation, model and training.
 
 Connectome data: ``fib25-fib19_v2.2.json`` from the flyvis package (Lappalainen et al., Nature 2024;
-TuragaLab/flyvis, MIT licence), read without importing flyvis (see ``neuralgraph/simulate/flyvis.py``).
+TuragaLab/flyvis, MIT licence), read without importing flyvis (see ``simulate.py`` beside this file).
+
+Each dataclass checks its own keys in ``__post_init__`` (run when a composed config becomes these
+objects); the simulation, model and training blocks share no constraint, so the family has no
+cross-block check.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import List
 
-from neuralgraph.config.base import TrainingBase
+from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive
+from neuralgraph.errors import ConfigError
+
+#: Stimulus kinds the simulator draws movie segments from (``simulation.stimuli``).
+STIMULUS_KINDS = ("flash", "edge", "bar", "grating", "noise")
 
 
 class FieldType(str, Enum):
@@ -68,6 +76,23 @@ class FlyVisSimulation:
     delta_t: float = 0.02  # Euler step (s)
     noise_model_level: float = 0.05  # std of Gaussian process noise added to v after each step
 
+    _section = "simulation"
+
+    def __post_init__(self) -> None:
+        check_nonnegative(self, "extent")
+        if not (0 < self.tau_min <= self.tau_max):
+            raise ConfigError(f"simulation.tau_min={self.tau_min}, tau_max={self.tau_max}: need 0 < tau_min <= tau_max")
+        if self.tau_min < self.delta_t:
+            raise ConfigError(
+                f"simulation.tau_min={self.tau_min} is below delta_t={self.delta_t}: explicit Euler would be unstable"
+            )
+        check_positive(self, "n_frames", "segment_frames")
+        for kind in list(self.stimuli) + list(self.test_stimuli):
+            if kind not in STIMULUS_KINDS:
+                raise ConfigError(f"simulation.stimuli: unknown kind {kind!r}; use any of {list(STIMULUS_KINDS)}")
+        if not self.stimuli:
+            raise ConfigError("simulation.stimuli is empty; list at least one of " + ", ".join(STIMULUS_KINDS))
+
 
 @dataclass
 class FlyVisModel:
@@ -92,6 +117,15 @@ class FlyVisModel:
     n_layers_nnr_f: int = 3  # SIREN hidden layers
     nnr_f_T_period: float = 64000.0  # frames per 2*pi of the SIREN's time input
     nnr_f_xy_period: float = 1.0  # lattice extent per 2*pi of the SIREN's space input (in lattice radii)
+
+    _section = "model"
+
+    def __post_init__(self) -> None:
+        check_positive(self, "hidden_dim", "n_layers", "hidden_dim_update", "n_layers_update", "embedding_dim")
+        check_nonnegative(self, "n_extra_null_edges")
+        # FieldType is a str enum: the comparison holds for the member and for its plain value.
+        if self.field_type == FieldType.visual and self.n_layers_nnr_f < 2:
+            raise ConfigError(f"model.n_layers_nnr_f={self.n_layers_nnr_f} must be >= 2")
 
 
 @dataclass
@@ -119,6 +153,10 @@ class FlyVisTraining(TrainingBase):
     n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
     test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "n_clusters")
 
 
 SCHEMAS = {

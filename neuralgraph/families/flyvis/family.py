@@ -25,14 +25,19 @@ slope of g_φ(v_j, a_j)² regressed on v_j over the frames where v_j > 0.
 Identifiable edges. A sender that is never above threshold sends nothing (ReLU(v_j) = 0 on every
 frame), so no learner can see its outgoing weights; a self-loop of a neuron that is never below
 threshold enters exactly like the leak, so W_ii and τ_i are confounded. ``connectivity_R2`` is
-computed over the other edges (:func:`identifiable_edges`, sender active on ≥ 1% of frames);
+computed over the other edges (:func:`~neuralgraph.families.flyvis.readout.identifiable_edges`,
+sender active on ≥ 1% of frames);
 ``connectivity_R2_all`` over every edge, ``n_unidentifiable_edges`` counts the rest.
+
+The read-out is in ``readout.py``, the scores in ``evaluate.py``, the held-out rollout in
+``rollout.py``; this module ties them to the shared trainer.
 
 Metrics (``analysis.log`` / ``metrics.json``):
 
 - ``connectivity_R2`` — R² of the least-squares line of W_corr against W_true over the identifiable
   edges (null edges included, true weight 0): the reference's "R²" (squared Pearson r);
-  ``connectivity_R2_raw`` is the same for the uncorrected W; ``connectivity_slope`` the line's slope;
+  ``connectivity_R2_raw`` is the same for the uncorrected W; ``connectivity_slope`` the line's slope
+  (``results.npz``: ``W_learned`` the raw W, ``W_corrected`` W_corr);
 - ``tau_R2``, ``V_rest_R2`` — the same line-fit R², neuron by neuron against the per-type truth;
   ``tau_R2_identity``, ``V_rest_R2_identity`` — identity-line R² (scale and offset errors count);
 - ``field_R2`` — only when the field is learned (``model.field_type=visual``): line-fit R² of the
@@ -61,30 +66,21 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
-from neuralgraph.errors import ConfigError
-from neuralgraph.family import Family, TrainData
-from neuralgraph.metrics import linear_fit, pearson, r2_score, trace_pearson, trace_r2
-from neuralgraph.metrics.cluster import cluster_accuracy as embedding_cluster_accuracy
-from neuralgraph.metrics.cluster import matched_accuracy
-from neuralgraph.families.flyvis.readout import (
-    corrected_weights, normal_equations, solve_normal_equations, tau_vrest_from_line,
-)
+from neuralgraph.config.base import RunConfig
+from neuralgraph.families.flyvis import evaluate as scores
+from neuralgraph.families.flyvis import simulate as simulator
+from neuralgraph.families.flyvis.config import FieldType, FlyVisSimulation, FlyVisTraining
 from neuralgraph.families.flyvis.model import FlyVisGNN
-from neuralgraph.families.flyvis.family import simulate as sim
-from neuralgraph.family import adam_group
+from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
+from neuralgraph.family import Family, TrainClock, TrainData, adam_group
+from neuralgraph.metrics import pearson
 
-#: Frames per chunk when the read-out evaluates f_θ and g_φ on observed states.
-FIT_CHUNK = 100
-#: Frames used to measure each neuron's operating range (evenly spaced over the training movie).
-RANGE_FRAMES = 2000
 #: Neurons sampled per step by the g_φ regularisers.
 REG_NEURONS = 512
-#: Frames scored by field_R2 (0 … FIELD_FRAMES, step 2), as in the reference.
-FIELD_FRAMES = 800
-#: A sender must be active (v > 0) on at least this fraction of training frames for its weights to count.
-MIN_ACTIVE = 0.01
+#: Voltages of the g_φ monotonicity grid, and its finite-difference step as a fraction of the range.
+MONOTONE_POINTS = 16
+MONOTONE_STEP = 0.05
 
 
 def _null_edges(n: int, src: np.ndarray, tgt: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,20 +102,11 @@ def _null_edges(n: int, src: np.ndarray, tgt: np.ndarray, count: int, seed: int)
     return pairs % n, pairs // n
 
 
-def identifiable_edges(x: np.ndarray, src: np.ndarray, tgt: np.ndarray, min_fraction: float = MIN_ACTIVE) -> np.ndarray:
-    """Edges whose weight the training data determine at all.
-
-    A sender that is never above threshold (ReLU(v_j) = 0 on every frame) sends nothing, so no
-    learner can see its outgoing weights; a self-loop of a neuron that is never below threshold
-    enters exactly like the leak −v_i/τ_i, so W_ii and τ_i are confounded. Kept: edges whose sender
-    is active on at least ``min_fraction`` of the training frames, and self-loops whose neuron is
-    also inactive on at least that fraction.
-    """
-    active = (np.asarray(x) > 0).mean(axis=0)
-    ok = active[src] >= min_fraction
-    self_loop = src == tgt
-    ok[self_loop] &= (1.0 - active[src[self_loop]]) >= min_fraction
-    return ok
+def _voltage_range(sample: np.ndarray) -> tuple[float, float, float]:
+    """The 1% and 99% quantiles of the sampled voltages, and the 90% quantile of their positive part."""
+    pos = sample[sample > 0]
+    v_norm = float(np.quantile(pos, 0.9)) if pos.size else 1.0
+    return float(np.quantile(sample, 0.01)), float(np.quantile(sample, 0.99)), v_norm
 
 
 def _weight_penalties(name: str, mlp: torch.nn.Module, l1: float, l2: float) -> dict[str, torch.Tensor]:
@@ -133,71 +120,63 @@ def _weight_penalties(name: str, mlp: torch.nn.Module, l1: float, l2: float) -> 
     return out
 
 
-def _range_frames(n_frames: int) -> np.ndarray:
-    return np.unique(np.linspace(0, n_frames - 1, min(RANGE_FRAMES, n_frames)).astype(np.int64))
+def _g_phi_shape(model: FlyVisGNN, t: FlyVisTraining) -> dict[str, torch.Tensor]:
+    """On random neurons: g_φ² non-decreasing in v over the observed range, and g_φ(v_norm)² ≈ v_norm."""
+    terms: dict[str, torch.Tensor] = {}
+    dev = model.W.device
+    v_lo, v_hi, v_norm = model.voltage_range()
+    idx = torch.randint(0, model.n_neurons, (min(REG_NEURONS, model.n_neurons),), device=dev)
+    a = model.a[idx]
+    if t.coeff_edge_diff > 0:
+        v = torch.linspace(v_lo, v_hi, MONOTONE_POINTS, device=dev).unsqueeze(-1).expand(-1, len(idx))
+        drop = model.g(v, a) - model.g(v + MONOTONE_STEP * (v_hi - v_lo), a)
+        terms["edge_diff"] = t.coeff_edge_diff * torch.relu(drop).mean()
+    if t.coeff_edge_norm > 0:
+        v = torch.full((1, len(idx)), v_norm, device=dev)
+        terms["edge_norm"] = t.coeff_edge_norm * (model.g(v, a) - v_norm).pow(2).mean()
+    return terms
 
 
 class FlyVisFamily(Family):
+    """The fly visual system; holds no state (the live metric's edge mask lives on the model)."""
+
     name = "flyvis"
-    primary_metric = "connectivity_R2"
 
-    def __init__(self) -> None:
-        self._live_key: int | None = None  # which dataset the cached live-metric edge mask belongs to
-        self._live_mask: np.ndarray | None = None
+    def primary_metric(self, cfg: RunConfig) -> str:
+        return "connectivity_R2"
 
-    def validate(self, cfg: DictConfig) -> None:
-        sim.validate(cfg.simulation)
-        m = cfg.model
-        for key in ("hidden_dim", "n_layers", "hidden_dim_update", "n_layers_update", "embedding_dim"):
-            if m[key] <= 0:
-                raise ConfigError(f"model.{key}={m[key]} must be positive")
-        if m.n_extra_null_edges < 0:
-            raise ConfigError(f"model.n_extra_null_edges={m.n_extra_null_edges} must be >= 0")
-        if str(m.field_type) in ("visual", "FieldType.visual") and m.n_layers_nnr_f < 2:
-            raise ConfigError(f"model.n_layers_nnr_f={m.n_layers_nnr_f} must be >= 2")
-        if cfg.training.n_clusters <= 0:
-            raise ConfigError(f"training.n_clusters={cfg.training.n_clusters} must be positive")
+    def simulate(self, sim: FlyVisSimulation) -> dict[str, np.ndarray]:
+        return simulator.simulate(sim)
 
-    def simulate(self, sim_cfg: DictConfig) -> dict[str, np.ndarray]:
-        return sim.simulate(sim_cfg)
-
-    def build(self, arrays: Mapping[str, np.ndarray], cfg: DictConfig, device: torch.device):
-        m, t = cfg.model, cfg.training
+    def build(self, arrays: Mapping[str, np.ndarray], cfg: RunConfig, device: torch.device):
         n = int(arrays["node_type"].shape[0])
-        null_src, null_tgt = _null_edges(n, arrays["edge_src"], arrays["edge_tgt"], int(m.n_extra_null_edges),
-                                         int(cfg.simulation.seed) + 1)
+        null_src, null_tgt = _null_edges(n, arrays["edge_src"], arrays["edge_tgt"], cfg.model.n_extra_null_edges,
+                                         cfg.simulation.seed + 1)
         src = np.concatenate([arrays["edge_src"].astype(np.int64), null_src])
         tgt = np.concatenate([arrays["edge_tgt"].astype(np.int64), null_tgt])
         inputs = arrays["input_nodes"].astype(np.int64)
-        learn_field = str(getattr(m.field_type, "value", m.field_type)) == "visual"
-        model = FlyVisGNN(
-            n, torch.as_tensor(src), torch.as_tensor(tgt), torch.as_tensor(inputs),
-            torch.as_tensor(arrays["node_col"][inputs].astype(np.int64)), torch.as_tensor(arrays["column_xy"]),
-            embedding_dim=m.embedding_dim, embedding_init=str(getattr(m.embedding_init, "value", m.embedding_init)),
-            hidden_dim=m.hidden_dim, n_layers=m.n_layers, hidden_dim_update=m.hidden_dim_update,
-            n_layers_update=m.n_layers_update, g_phi_positive=m.g_phi_positive,
-            g_phi_activation=m.g_phi_activation, f_theta_activation=m.f_theta_activation,
-            W_init=str(getattr(m.W_init, "value", m.W_init)), W_init_scale=m.W_init_scale,
-            learn_field=learn_field, omega_f=m.omega_f, hidden_dim_nnr_f=m.hidden_dim_nnr_f,
-            n_layers_nnr_f=m.n_layers_nnr_f, nnr_f_T_period=m.nnr_f_T_period, nnr_f_xy_period=m.nnr_f_xy_period,
-        ).to(device)
         x_np = arrays["x"]
-        sample = x_np[_range_frames(x_np.shape[0])]
-        # Ranges for the g_φ regularisers: the observed voltage span, and a typical active value.
-        model.v_lo = float(np.quantile(sample, 0.01))
-        model.v_hi = float(np.quantile(sample, 0.99))
-        pos = sample[sample > 0]
-        model.v_norm = float(np.quantile(pos, 0.9)) if pos.size else 1.0
+        # One pass over the sampled frames gives the regularisers' voltage range and the edges the
+        # live metric scores: once per run here, where recomputing the mask in live_metric would
+        # cost ~0.2 s per call at extent 8 (2,000 frames x 13,741 neurons), 200 calls per run.
+        sample = x_np[range_frames(x_np.shape[0])]
+        v_lo, v_hi, v_norm = _voltage_range(sample)
+        model = FlyVisGNN(
+            cfg.model, n, torch.as_tensor(src), torch.as_tensor(tgt), torch.as_tensor(inputs),
+            torch.as_tensor(arrays["node_col"][inputs].astype(np.int64)), torch.as_tensor(arrays["column_xy"]),
+            v_lo=v_lo, v_hi=v_hi, v_norm=v_norm, live_edges=torch.as_tensor(identifiable_edges(sample, src, tgt)),
+        ).to(device)
         x = torch.as_tensor(x_np, device=device)
         y = torch.as_tensor(arrays["y"], device=device)
+        learn_field = cfg.model.field_type == FieldType.visual
         extras = {} if learn_field else {"stimulus": torch.as_tensor(arrays["stimulus"], device=device)}
-        if t.normalize_targets:
+        if cfg.training.normalize_targets:
             scale = y.std(dim=0) + 1e-3 * y.std()
         else:
             scale = torch.ones(y.shape[1], device=device)
         return model, TrainData(x=x, y=y, target_scale=scale, extras=extras)
 
-    def param_groups(self, model: FlyVisGNN, t: DictConfig) -> list[dict[str, Any]]:
+    def param_groups(self, model: FlyVisGNN, t: FlyVisTraining) -> list[dict[str, Any]]:
         groups = [
             adam_group("W", [model.W], t.lr_W, t.lr),
             adam_group("MLP", list(model.lin_edge.parameters()) + list(model.lin_phi.parameters()), t.lr, t.lr),
@@ -207,220 +186,35 @@ class FlyVisFamily(Family):
             groups.append(adam_group("siren", model.field.parameters(), t.lr_siren, t.lr))
         return groups
 
-    def regularizers(self, model: FlyVisGNN, batch, pred, t: DictConfig, epoch: int) -> dict[str, torch.Tensor]:
+    def regularizers(self, model: FlyVisGNN, batch, pred, t: FlyVisTraining, clock: TrainClock) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {}
         if t.coeff_W_L1 > 0:
-            anneal = 1.0 - float(np.exp(-t.W_L1_rate * (epoch + 1)))
+            anneal = 1.0 - float(np.exp(-t.W_L1_rate * (clock.epoch + 1)))
             terms["W_L1"] = t.coeff_W_L1 * anneal * model.W.abs().sum()
         if t.coeff_W_L2 > 0:
             terms["W_L2"] = t.coeff_W_L2 * model.W.pow(2).sum()
         if t.coeff_edge_diff > 0 or t.coeff_edge_norm > 0:
-            dev = model.W.device
-            idx = torch.randint(0, model.n_neurons, (min(REG_NEURONS, model.n_neurons),), device=dev)
-            a = model.a[idx]
-            if t.coeff_edge_diff > 0:
-                v = torch.linspace(model.v_lo, model.v_hi, 16, device=dev).unsqueeze(-1).expand(-1, len(idx))
-                step = 0.05 * (model.v_hi - model.v_lo)
-                drop = model.g(v, a) - model.g(v + step, a)
-                terms["edge_diff"] = t.coeff_edge_diff * torch.relu(drop).mean()
-            if t.coeff_edge_norm > 0:
-                v = torch.full((1, len(idx)), model.v_norm, device=dev)
-                terms["edge_norm"] = t.coeff_edge_norm * (model.g(v, a) - model.v_norm).pow(2).mean()
-        for name, mlp in (("edge", model.lin_edge), ("phi", model.lin_phi)):
-            terms.update(_weight_penalties(name, mlp, t[f"coeff_{name}_weight_L1"], t[f"coeff_{name}_weight_L2"]))
+            terms.update(_g_phi_shape(model, t))
+        terms.update(_weight_penalties("edge", model.lin_edge, t.coeff_edge_weight_L1, t.coeff_edge_weight_L2))
+        terms.update(_weight_penalties("phi", model.lin_phi, t.coeff_phi_weight_L1, t.coeff_phi_weight_L2))
         return terms
 
     def live_metric(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray]) -> float:
         """Squared Pearson r of the raw (uncorrected) W against the truth on identifiable synapses."""
         n_true = arrays["W"].shape[0]
-        key = id(arrays["x"])
-        if self._live_key != key:
-            self._live_key = key
-            self._live_mask = identifiable_edges(arrays["x"][_range_frames(arrays["x"].shape[0])],
-                                                 arrays["edge_src"], arrays["edge_tgt"])
+        mask = model.live_edges[:n_true].cpu().numpy()
         w = model.W.detach()[:n_true].cpu().numpy()
-        r = pearson(arrays["W"][self._live_mask], w[self._live_mask])
+        r = pearson(arrays["W"][mask], w[mask])
         return r * r if np.isfinite(r) else float("nan")
 
-    # read-out ----------------------------------------------------------------------------------
-    def readout(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, np.ndarray]:
-        """Per-neuron local linearisation of f_θ and g_φ² on the observed states (module docstring)."""
-        x_np = arrays["x"]
-        frames = _range_frames(x_np.shape[0])
-        n = x_np.shape[1]
-        K = 4
-        f_xtx, f_xty = np.zeros((n, K, K)), np.zeros((n, K))
-        g_xtx, g_xty = np.zeros((n, 2, 2)), np.zeros((n, 2))
-        learn_field = model.field is not None
-        with torch.no_grad():
-            for chunk in np.array_split(frames, max(1, len(frames) // FIT_CHUNK)):
-                v = torch.as_tensor(x_np[chunk], device=device)
-                msg = model.messages(v)
-                if learn_field:
-                    lum = model.field_values(torch.as_tensor(chunk, device=device))
-                else:
-                    lum = torch.as_tensor(arrays["stimulus"][chunk], device=device)
-                e = model.external_input(lum, v)
-                f = model.f(v, model.a, msg, e)
-                g = model.g(v, model.a)
-                vv, mm, ee = (z.double().cpu().numpy() for z in (v, msg, e))
-                X = np.stack([vv, mm, ee, np.ones_like(vv)], axis=-1)
-                xtx, xty = normal_equations(X, f.double().cpu().numpy())
-                f_xtx += xtx
-                f_xty += xty
-                xtx, xty = normal_equations(np.stack([vv, np.ones_like(vv)], -1), g.double().cpu().numpy(),
-                                            weight=(vv > 0).astype(np.float64))
-                g_xtx += xtx
-                g_xty += xty
-        coef = solve_normal_equations(f_xtx, f_xty)
-        alpha, gamma, delta, beta = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3]
-        g_coef = solve_normal_equations(g_xtx, g_xty)
-        s = np.where(g_xtx[:, 1, 1] >= 2, g_coef[:, 0], 0.0)  # senders active on fewer than 2 frames: no slope
-        # The learned message also carries what the linear-ReLU part Σ_j W_ij s_j ReLU(v_j) does not
-        # (an offset of g_φ², curvature): its mean enters f_θ like a resting drive and is moved
-        # from the message into the offset before V_rest is read (second pass over the frames).
-        s_t = torch.as_tensor(s, dtype=torch.float32, device=device)
-        excess = np.zeros(n)
-        with torch.no_grad():
-            for chunk in np.array_split(frames, max(1, len(frames) // FIT_CHUNK)):
-                v = torch.as_tensor(x_np[chunk], device=device)
-                lin = torch.relu(v) * s_t
-                m_lin = torch.zeros_like(v).index_add_(1, model.edge_tgt, lin[:, model.edge_src] * model.W)
-                excess += (model.messages(v) - m_lin).double().sum(0).cpu().numpy()
-        excess /= len(frames)
-        tau, v_rest = tau_vrest_from_line(alpha, beta + gamma * excess)
-        _, v_rest_plain = tau_vrest_from_line(alpha, beta)
-        return {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta, "g_slope": s, "tau": tau,
-                "V_rest": v_rest, "V_rest_plain": v_rest_plain}
+    def evaluate(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig, device: torch.device):
+        return scores.evaluate(model, arrays, cfg, device)
 
-    def rollout(self, model: FlyVisGNN, v0: torch.Tensor, stimulus: torch.Tensor, dt: float) -> torch.Tensor:
-        """Free Euler rollout (T, N) driven by ``stimulus`` (T, n_col), starting at v0 (N,)."""
-        out = torch.empty((stimulus.shape[0], v0.shape[0]), device=v0.device)
-        v = v0.unsqueeze(0).clone()
-        with torch.no_grad():
-            for k in range(stimulus.shape[0]):
-                out[k] = v[0]
-                v = v + dt * model.derivative(v, stimulus[k : k + 1])
-                v = torch.nan_to_num(v, nan=0.0).clamp(-100.0, 100.0)
-        return out
-
-    def evaluate(self, model: FlyVisGNN, arrays, cfg: DictConfig, device: torch.device):
-        t = cfg.training
-        model.eval()
-        fit = self.readout(model, arrays, device)
-        n_true = arrays["W"].shape[0]
-        W_learned = model.W.detach().double().cpu().numpy()
-        src = model.edge_src.cpu().numpy()
-        tgt = model.edge_tgt.cpu().numpy()
-        W_true = np.concatenate([arrays["W"].astype(np.float64), np.zeros(len(W_learned) - n_true)])
-        W_corr = corrected_weights(W_learned, src, tgt, fit["alpha"], fit["gamma"], fit["g_slope"])
-        ident = identifiable_edges(arrays["x"], src, tgt)
-        metrics: dict[str, Any] = {}
-        lf = linear_fit(W_true[ident], W_corr[ident])
-        metrics["connectivity_R2"] = lf.r2
-        metrics["connectivity_slope"] = lf.slope
-        metrics["connectivity_R2_all"] = linear_fit(W_true, W_corr).r2
-        metrics["connectivity_R2_raw"] = linear_fit(W_true[ident], W_learned[ident]).r2
-        metrics["n_unidentifiable_edges"] = int((~ident).sum())
-        if len(W_learned) > n_true:
-            metrics["null_edges_mean_abs_W"] = float(np.mean(np.abs(W_corr[n_true:])))
-        tau_true, vr_true = arrays["tau"], arrays["V_rest"]
-        metrics["tau_R2"] = linear_fit(tau_true, fit["tau"]).r2
-        metrics["tau_R2_identity"] = r2_score(tau_true, fit["tau"])
-        metrics["V_rest_R2"] = linear_fit(vr_true, fit["V_rest"]).r2
-        metrics["V_rest_R2_identity"] = r2_score(vr_true, fit["V_rest"])
-        metrics["V_rest_R2_plain"] = linear_fit(vr_true, fit["V_rest_plain"]).r2
-
-        results: dict[str, np.ndarray] = {}
-        if model.field is not None:
-            frames = torch.arange(0, min(FIELD_FRAMES, arrays["stimulus"].shape[0]), 2, device=device)
-            with torch.no_grad():
-                pred_field = torch.cat([model.field_values(c) for c in frames.split(64)]).cpu().numpy()
-            true_field = arrays["stimulus"][frames.cpu().numpy()]
-            field_fit = linear_fit(true_field, pred_field)
-            metrics["field_R2"] = field_fit.r2
-            results["field_true"] = true_field.astype(np.float32)
-            results["field_learned"] = pred_field.astype(np.float32)
-            results["field_frames"] = frames.cpu().numpy()
-
-        types = arrays["node_type"]
-        emb = model.a.detach().cpu().numpy()
-        features = np.concatenate([emb, np.log(np.clip(fit["tau"], 1e-3, None))[:, None], fit["V_rest"][:, None]], 1)
-        labels = cluster_labels(features, str(getattr(t.cluster_method, "value", t.cluster_method)),
-                                min(int(t.n_clusters), len(types)), int(t.seed))
-        metrics["cluster_accuracy"] = matched_accuracy(labels, types)
-        acc_emb, n_clusters_emb = embedding_cluster_accuracy(emb, types)
-        metrics["cluster_accuracy_embedding"] = acc_emb
-        metrics["n_clusters_embedding"] = n_clusters_emb
-
-        dt = float(cfg.simulation.delta_t)
-        n_roll = min(int(t.n_rollout_frames), arrays["x_test"].shape[0])
-        x_test = arrays["x_test"][:n_roll]
-        stim_np = arrays["stimulus_test"][:n_roll]
-        if model.field is not None and np.isfinite(field_fit.slope):
-            # f_θ was trained on Ω², which matches the luminance only up to the affine map measured
-            # by field_R2 (Ω² ≈ slope·luminance + intercept): the held-out movie is fed through it.
-            stim_np = field_fit.slope * stim_np + field_fit.intercept
-        stim = torch.as_tensor(stim_np.astype(np.float32), device=device)
-        pred = self.rollout(model, torch.as_tensor(x_test[0], device=device), stim, dt).cpu().numpy()
-        responsive = x_test.std(axis=0) >= t.test_min_std
-        if not responsive.any():
-            responsive[:] = True
-        metrics["test_R2"] = trace_r2(x_test[:, responsive], pred[:, responsive])
-        metrics["test_pearson"] = trace_pearson(x_test[:, responsive], pred[:, responsive])
-        metrics["test_R2_pooled"] = r2_score(x_test, pred)
-        metrics["test_rmse"] = float(np.sqrt(np.mean((pred - x_test) ** 2)))
-        metrics["n_test_neurons"] = int(responsive.sum())
-        metrics["n_neurons"] = int(len(types))
-        metrics["n_edges"] = int(n_true)
-
-        show = np.argsort(-x_test.std(axis=0))[:8]
-        results.update({
-            "W_true": W_true.astype(np.float32), "W_learned": W_corr.astype(np.float32),
-            "W_learned_raw": W_learned.astype(np.float32), "W_identifiable": ident, "edge_src": src.astype(np.int32),
-            "edge_tgt": tgt.astype(np.int32),
-            "tau_true": tau_true, "tau_learned": fit["tau"], "V_rest_true": vr_true, "V_rest_learned": fit["V_rest"],
-            "embeddings": emb, "types": types, "type_names": arrays["type_names"], "cluster_labels": labels,
-            "f_slope": fit["alpha"], "f_msg_gain": fit["gamma"], "g_slope": fit["g_slope"],
-            "rollout_true": x_test[:, show].astype(np.float32), "rollout_pred": pred[:, show].astype(np.float32),
-            "rollout_neurons": show,
-        })
-        results.update(function_curves(model, arrays, device))
-        return metrics, results
-
-    def plot(self, model, arrays, results, metrics, history, plot_dir: Path, cfg: DictConfig) -> None:
+    def plot(self, arrays: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray], metrics: Mapping[str, Any],
+             history: Mapping[str, list], plot_dir: Path, cfg: RunConfig) -> None:
         from neuralgraph.families.flyvis import plots
 
         plots.plot_all(results, metrics, history, plot_dir)
-
-
-def cluster_labels(features: np.ndarray, method: str, k: int, seed: int) -> np.ndarray:
-    """Cluster standardised features with k-means or a Gaussian mixture of ``k`` components."""
-    x = np.asarray(features, dtype=np.float64)
-    sd = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    if method == "gmm":
-        from sklearn.mixture import GaussianMixture
-
-        return GaussianMixture(k, covariance_type="diag", random_state=seed, reg_covar=1e-4).fit_predict(x)
-    from sklearn.cluster import KMeans
-
-    return KMeans(k, n_init=3, random_state=seed).fit_predict(x)
-
-
-def function_curves(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, np.ndarray]:
-    """f_θ(v, a, 0, 0) and g_φ(v, a)² on a common v grid, for one neuron per cell type (for plots)."""
-    types = arrays["node_type"]
-    first = np.asarray([np.nonzero(types == k)[0][0] for k in np.unique(types)])
-    v = torch.linspace(float(np.quantile(arrays["x"][:: max(1, arrays["x"].shape[0] // 500)], 0.01)),
-                       float(np.quantile(arrays["x"][:: max(1, arrays["x"].shape[0] // 500)], 0.99)), 64, device=device)
-    idx = torch.as_tensor(first, device=device)
-    grid = v.unsqueeze(-1).expand(-1, len(first))
-    zeros = torch.zeros_like(grid)
-    with torch.no_grad():
-        f = model.f(grid, model.a[idx], zeros, zeros).T.cpu().numpy()
-        g = model.g(grid, model.a[idx]).T.cpu().numpy()
-    return {"curve_v": v.cpu().numpy(), "curve_f": f, "curve_g": g, "curve_neurons": first}
 
 
 #: The instance :func:`neuralgraph.family.get_family` returns.

@@ -22,36 +22,39 @@ import math
 import torch
 from torch import nn
 
+from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisModel, WInit
 from neuralgraph.nn.mlp import MLP
 from neuralgraph.nn.siren import Siren
 
 
+def _refresh_voltage_range(model: FlyVisGNN, incompatible_keys) -> None:
+    model._range = (float(model.v_lo), float(model.v_hi), float(model.v_norm))
+
+
 class FlyVisGNN(nn.Module):
+    """The GNN of :mod:`neuralgraph.families.flyvis`, built from its config and the dataset's wiring.
+
+    ``edge_src``/``edge_tgt`` (E,) are the synapses j → i (the connectome's, then any null edges);
+    ``input_nodes`` the photoreceptors and ``input_col`` their columns; ``column_xy`` (n_col, 2)
+    the column positions (the field's space input). ``v_lo``, ``v_hi`` and ``v_norm`` are ranges of
+    the observed voltages that the g_φ regularisers probe (see :meth:`voltage_range`);
+    ``live_edges`` (E,) marks the edges the progress metric scores (all when omitted).
+    """
+
     def __init__(
         self,
+        cfg: FlyVisModel,
         n_neurons: int,
         edge_src: torch.Tensor,
         edge_tgt: torch.Tensor,
         input_nodes: torch.Tensor,
         input_col: torch.Tensor,
         column_xy: torch.Tensor,
-        embedding_dim: int = 2,
-        embedding_init: str = "ones",
-        hidden_dim: int = 64,
-        n_layers: int = 3,
-        hidden_dim_update: int = 64,
-        n_layers_update: int = 3,
-        g_phi_positive: bool = True,
-        g_phi_activation: str = "relu",
-        f_theta_activation: str = "tanh",
-        W_init: str = "randn_scaled",
-        W_init_scale: float = 1.0,
-        learn_field: bool = False,
-        omega_f: float = 30.0,
-        hidden_dim_nnr_f: int = 128,
-        n_layers_nnr_f: int = 3,
-        nnr_f_T_period: float = 64000.0,
-        nnr_f_xy_period: float = 1.0,
+        *,
+        v_lo: float,
+        v_hi: float,
+        v_norm: float,
+        live_edges: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.n_neurons = int(n_neurons)
@@ -60,32 +63,48 @@ class FlyVisGNN(nn.Module):
         self.register_buffer("input_nodes", input_nodes.long())
         self.register_buffer("input_col", input_col.long())
         radius = float(column_xy.abs().max().clamp_min(1.0))
-        self.register_buffer("column_xy", column_xy.float() / (radius * nnr_f_xy_period))
+        self.register_buffer("column_xy", column_xy.float() / (radius * cfg.nnr_f_xy_period))
         self.n_columns = int(column_xy.shape[0])
+        # float64, so that a reloaded model regularises with exactly the floats it was built with.
+        for name, value in (("v_lo", v_lo), ("v_hi", v_hi), ("v_norm", v_norm)):
+            self.register_buffer(name, torch.tensor(float(value), dtype=torch.float64))
+        # The regularisers read them as Python floats on every step; a copy refreshed whenever a
+        # state dict is loaded spares a device-to-host sync per step on a GPU.
+        self._range = (float(v_lo), float(v_hi), float(v_norm))
+        self.register_load_state_dict_post_hook(_refresh_voltage_range)
+        # The live metric's mask is a property of the training data that build() derives with the
+        # voltage ranges (one pass over the sampled frames); it never shapes the loss, so it stays
+        # out of the state dict (build recomputes it for a model that trains again).
         n_edges = int(edge_src.shape[0])
-        if W_init == "zeros":
+        live = torch.ones(n_edges, dtype=torch.bool) if live_edges is None else live_edges.bool()
+        self.register_buffer("live_edges", live, persistent=False)
+        if cfg.W_init == WInit.zeros:
             w0 = torch.zeros(n_edges)
         else:
-            w0 = torch.randn(n_edges) * W_init_scale / math.sqrt(max(n_edges, 1))
+            w0 = torch.randn(n_edges) * cfg.W_init_scale / math.sqrt(max(n_edges, 1))
         self.W = nn.Parameter(w0)
-        if embedding_init == "ones":
-            a0 = torch.ones(n_neurons, embedding_dim)
+        if cfg.embedding_init == EmbeddingInit.ones:
+            a0 = torch.ones(n_neurons, cfg.embedding_dim)
         else:
-            a0 = 1.0 + 0.1 * torch.randn(n_neurons, embedding_dim)
+            a0 = 1.0 + 0.1 * torch.randn(n_neurons, cfg.embedding_dim)
         self.a = nn.Parameter(a0)
-        self.g_phi_positive = g_phi_positive
-        self.lin_edge = MLP(1 + embedding_dim, 1, hidden_dim, n_layers, g_phi_activation)
-        self.lin_phi = MLP(3 + embedding_dim, 1, hidden_dim_update, n_layers_update, f_theta_activation)
-        self.learn_field = learn_field
-        self.t_scale = 2 * math.pi / float(nnr_f_T_period)
+        self.g_phi_positive = cfg.g_phi_positive
+        self.lin_edge = MLP(1 + cfg.embedding_dim, 1, cfg.hidden_dim, cfg.n_layers, cfg.g_phi_activation)
+        self.lin_phi = MLP(3 + cfg.embedding_dim, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.f_theta_activation)
+        self.learn_field = cfg.field_type == FieldType.visual
+        self.t_scale = 2 * math.pi / float(cfg.nnr_f_T_period)
         self.field = (
-            Siren(3, 1, hidden_dim_nnr_f, n_layers_nnr_f, omega_first=omega_f, omega_hidden=omega_f)
-            if learn_field else None
+            Siren(3, 1, cfg.hidden_dim_nnr_f, cfg.n_layers_nnr_f, omega_first=cfg.omega_f, omega_hidden=cfg.omega_f)
+            if self.learn_field else None
         )
         if self.field is not None:
             # Start as a uniform grey (Ω² ≈ 0.5) with small structure: f_θ then sees a usable input
             # and Ω gets gradient (a field starting at Ω ≈ 0 would be stuck, since dΩ²/dΩ = 2Ω).
             nn.init.constant_(self.field.out.bias, math.sqrt(0.5))
+
+    def voltage_range(self) -> tuple[float, float, float]:
+        """``(v_lo, v_hi, v_norm)``: the span of the observed voltages and a typical active value."""
+        return self._range
 
     # pieces ------------------------------------------------------------------------------------
     def g(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,8 @@
-"""Figures of the fly visual system family, drawn from the arrays of ``results.npz``."""
+"""Figures of the fly visual system family, drawn from the arrays of ``results.npz`` (never the model).
+
+The recovery scatter shows ``W_corrected`` (the scale-corrected weight ``connectivity_R2`` scores),
+not the raw ``W_learned``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import numpy as np
 
 from neuralgraph.plotting import plot_loss, save
 
-import matplotlib.pyplot as plt  # noqa: E402  (common selects the Agg backend first)
+import matplotlib.pyplot as plt  # noqa: E402  (neuralgraph.plotting selects the Agg backend first)
 
 
 def _scatter(ax, true, learned, label: str, r2: Any, max_points: int = 20000, seed: int = 0,
@@ -35,7 +39,7 @@ def _scatter(ax, true, learned, label: str, r2: Any, max_points: int = 20000, se
 
 def plot_scatters(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    _scatter(axes[0], results["W_true"], results["W_learned"], "W", metrics.get("connectivity_R2"),
+    _scatter(axes[0], results["W_true"], results["W_corrected"], "W", metrics.get("connectivity_R2"),
              learned_label="W (scale-corrected)", excluded=None if "W_identifiable" not in results
              else ~np.asarray(results["W_identifiable"], dtype=bool))
     _scatter(axes[1], results["tau_true"], results["tau_learned"], "τ", metrics.get("tau_R2"))

@@ -42,8 +42,9 @@ Stimulus
     velocity, plus slow random phase walks). Luminance is clipped to [0, 1].
 
 Integration
-    Explicit Euler with step ``delta_t`` (0.02 as in flyvis), Gaussian process noise of std
-    ``noise_model_level`` added to v after each step, ``n_burn_in`` steps from v = V_rest discarded.
+    Explicit Euler (:func:`neuralgraph.integrate.euler`) with step ``delta_t`` (0.02 as in flyvis),
+    Gaussian process noise of std ``noise_model_level`` added to v after each step, ``n_burn_in``
+    steps from v = V_rest discarded.
     The stored target y is the exact, noise-free dv/dt at each stored state.
 """
 
@@ -57,16 +58,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
-
 from neuralgraph.errors import ConfigError, DataError
+from neuralgraph.families.flyvis.config import STIMULUS_KINDS, FlyVisSimulation
+from neuralgraph.integrate import euler, trajectory
 
 #: The file inside the flyvis wheel that holds the connectome.
 CONNECTOME_FILE = "fib25-fib19_v2.2.json"
 #: What to run when the file is missing.
 INSTALL_HINT = "pip install --no-deps flyvis==1.2.0"
-#: Names of the photoreceptor (input) types in the file.
-STIMULUS_KINDS = ("flash", "edge", "bar", "grating", "noise")
 
 
 # -- locating and reading the connectome --------------------------------------------------------
@@ -316,7 +315,7 @@ def spectral_radius_abs(n: int, src: np.ndarray, tgt: np.ndarray, w: np.ndarray,
     return float(lam)
 
 
-def draw_ground_truth(lat: Lattice, sim: DictConfig, rng: np.random.Generator) -> GroundTruth:
+def draw_ground_truth(lat: Lattice, sim: FlyVisSimulation, rng: np.random.Generator) -> GroundTruth:
     n_types = len(lat.type_names)
     log_tau = rng.uniform(math.log(sim.tau_min), math.log(sim.tau_max), n_types)
     tau_type = np.exp(log_tau)
@@ -407,7 +406,9 @@ def integrate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Euler integration; returns states x (T, N) and exact noise-free dv/dt y (T, N), float32.
 
-    The first ``n_burn_in`` frames of ``stimulus`` are used for the burn-in and not stored.
+    The first ``n_burn_in`` frames of ``stimulus`` are used for the burn-in and not stored. Noise
+    is drawn after every step, the last stored one included, so the test movie drawn from ``rng``
+    afterwards does not depend on how the frames are recorded.
     """
     import scipy.sparse as sp
 
@@ -416,46 +417,27 @@ def integrate(
     tau = gt.tau_type[lat.node_type]
     v_rest = gt.v_rest_type[lat.node_type]
     input_col = lat.node_col[lat.input_nodes]
-    T = stimulus.shape[0] - n_burn_in
-    xs = np.empty((T, n), dtype=np.float32)
-    ys = np.empty((T, n), dtype=np.float32)
-    v = v_rest.copy()
     drive = np.zeros(n)
-    for k in range(stimulus.shape[0]):
+
+    def dv_dt(v: np.ndarray, k: int) -> np.ndarray:
         drive[lat.input_nodes] = input_gain * stimulus[k, input_col]
-        dv = (-v + v_rest + W @ np.maximum(v, 0.0) + drive) / tau
-        if k >= n_burn_in:
-            xs[k - n_burn_in] = v
-            ys[k - n_burn_in] = dv
-        v = v + dt * dv
+        return (-v + v_rest + W @ np.maximum(v, 0.0) + drive) / tau
+
+    def perturb(v: np.ndarray, k: int) -> np.ndarray:
         if noise > 0:
-            v += noise * rng.standard_normal(n)
+            v = v + noise * rng.standard_normal(n)
         if not np.isfinite(v).all():
             raise DataError(f"the flyvis simulation diverged at step {k}; lower simulation.max_gain or delta_t")
+        return v
+
+    v = euler(dv_dt, v_rest.copy(), n_burn_in, dt, after_frame=perturb)
+    xs, ys, _ = trajectory(dv_dt, v, stimulus.shape[0] - n_burn_in, dt, derivatives=True, dtype=np.float32,
+                           t0=n_burn_in, after_frame=perturb)
     return xs, ys
 
 
-def validate(sim: DictConfig) -> None:
-    if sim.extent < 0:
-        raise ConfigError(f"simulation.extent={sim.extent} must be >= 0")
-    if not (0 < sim.tau_min <= sim.tau_max):
-        raise ConfigError(f"simulation.tau_min={sim.tau_min}, tau_max={sim.tau_max}: need 0 < tau_min <= tau_max")
-    if sim.tau_min < sim.delta_t:
-        raise ConfigError(
-            f"simulation.tau_min={sim.tau_min} is below delta_t={sim.delta_t}: explicit Euler would be unstable"
-        )
-    if sim.n_frames <= 0 or sim.segment_frames <= 0:
-        raise ConfigError("simulation.n_frames and simulation.segment_frames must be positive")
-    for k in list(sim.stimuli) + list(sim.test_stimuli):
-        if k not in STIMULUS_KINDS:
-            raise ConfigError(f"simulation.stimuli: unknown kind {k!r}; use any of {list(STIMULUS_KINDS)}")
-    if not sim.stimuli:
-        raise ConfigError("simulation.stimuli is empty; list at least one of " + ", ".join(STIMULUS_KINDS))
-
-
-def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
+def simulate(sim: FlyVisSimulation) -> dict[str, np.ndarray]:
     """Ground truth, training movie and states, and a noise-free held-out test movie."""
-    validate(sim)
     lat = load_lattice(int(sim.extent), sim.connectome_file or None, float(sim.n_syn_fill))
     rng = np.random.default_rng(int(sim.seed))
     gt = draw_ground_truth(lat, sim, rng)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List
+from typing import List, Sequence
 
-from neuralgraph.config.base import TrainingBase
+from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive, check_range
+from neuralgraph.errors import ConfigError
 
 
 class SignalModelName(str, Enum):
@@ -20,6 +21,24 @@ class SignalModelName(str, Enum):
     PDE_N2 = "PDE_N2"  # du_i = -c u_i + s tanh(u_i) + g sum_j W_ij phi(u_j) + e_i; rows [g, s, c]
     PDE_N4 = "PDE_N4"  # ... + g sum_j W_ij phi((u_j - h_j)/w_j); rows [a, b, g, s, w, h]
     PDE_N11 = "PDE_N11"  # du_i = -c u_i + g sum_j W_ij A f((u_j)/S), f per receiver type; rows [g, c]
+
+
+#: Columns of a per-type parameter row (``simulation.params``), per model.
+PARAM_COLUMNS = {
+    SignalModelName.PDE_N2: ("g", "s", "c"),
+    SignalModelName.PDE_N4: ("a", "b", "g", "s", "w", "h"),
+    SignalModelName.PDE_N11: ("g", "c"),
+}
+
+
+def per_type(values: Sequence, n_types: int, key: str) -> list:
+    """One entry per neuron type: a single entry is shared by all, otherwise exactly n_types."""
+    values = list(values)
+    if len(values) == 1:
+        return values * n_types
+    if len(values) != n_types:
+        raise ConfigError(f"simulation.{key} has {len(values)} entries; give 1 or n_neuron_types={n_types}")
+    return values
 
 
 class Connectivity(str, Enum):
@@ -60,6 +79,8 @@ class InputMode(str, Enum):
 class SignalSimulation:
     """A neural network on a graph: du_i/dt = own dynamics + g_i sum_j W_ij psi(u_j) (+ input)."""
 
+    _section = "simulation"
+
     family: str = "signal"  # which simulator/model/evaluator family this block belongs to
     seed: int = 42  # seeds W, types, the initial state, noise and inputs: the whole ground truth
     signal_model_name: SignalModelName = SignalModelName.PDE_N11  # ground-truth equation
@@ -96,6 +117,45 @@ class SignalSimulation:
     # noisy observations (otherwise the target is the exact du/dt at the stored state).
     measurement_noise_level: float = 0.0
 
+    def __post_init__(self) -> None:
+        n = self.n_neurons
+        if n < 2:
+            raise ConfigError(f"simulation.n_neurons={n} must be >= 2")
+        if not 1 <= self.n_neuron_types <= n:
+            raise ConfigError(f"simulation.n_neuron_types={self.n_neuron_types} must be in [1, n_neurons={n}]")
+        self._check_params()
+        if self.n_frames < 2:
+            raise ConfigError(f"simulation.n_frames={self.n_frames} must be >= 2")
+        check_positive(self, "delta_t")
+        if self.start_frame > 0:
+            raise ConfigError(f"simulation.start_frame={self.start_frame} must be <= 0 (a burn-in)")
+        if self.connectivity_type == Connectivity.low_rank and not 1 <= self.connectivity_rank <= n:
+            raise ConfigError(f"simulation.connectivity_rank={self.connectivity_rank} must be in [1, n_neurons={n}]")
+        if self.connectivity_type == Connectivity.file and not self.connectivity_file:
+            raise ConfigError("simulation.connectivity_type=file needs simulation.connectivity_file")
+        check_range(self, "connectivity_filling_factor", 0.0, 1.0, low_open=True)
+        check_range(self, "Dale_law_factor", 0.0, 1.0)
+        check_nonnegative(self, "noise_model_level", "measurement_noise_level", "initial_state_std")
+
+    def _check_params(self) -> None:
+        """Parameter rows fit the model's columns; PDE_N11's per-type lists fit the types."""
+        model, n_types = self.signal_model_name, self.n_neuron_types
+        cols = PARAM_COLUMNS[SignalModelName(model)]
+        rows = [list(r) for r in self.params]
+        if len(rows) not in (1, n_types):
+            raise ConfigError(f"simulation.params has {len(rows)} rows; give 1 or n_neuron_types={n_types}")
+        for r in rows:
+            if len(r) != len(cols):
+                raise ConfigError(f"simulation.params rows of {SignalModelName(model).value} are {list(cols)}; "
+                                  f"got a row of length {len(r)}: {r}")
+        if model == SignalModelName.PDE_N4 and any(r[cols.index("w")] == 0 for r in rows):
+            raise ConfigError("simulation.params: the width w of PDE_N4 must be non-zero")
+        if model == SignalModelName.PDE_N11:
+            for key in ("activation", "activation_amplitude", "activation_slope"):
+                per_type(getattr(self, key), n_types, key)
+            if any(float(s) == 0 for s in self.activation_slope):
+                raise ConfigError("simulation.activation_slope must be non-zero")
+
 
 class UpdateType(str, Enum):
     """How the GNN combines its terms."""
@@ -123,6 +183,8 @@ class FieldModel(str, Enum):
 class SignalModel:
     """du_i/dt = phi*(u_i, a_i) + sum_j W_ij psi*(u_j[, a_j]) [+ e_i or * e_i]."""
 
+    _section = "model"
+
     family: str = "signal"
     embedding_dim: int = 2  # per-neuron embedding a_i
     embedding_init: float = 1.0  # a_i start at this value (the reference's ones) ...
@@ -146,6 +208,11 @@ class SignalModel:
     field_n_layers: int = 3  # SIREN layers
     field_omega: float = 30.0  # SIREN first-layer frequency
     field_rank: int = 16  # rank of the low-rank field model
+
+    def __post_init__(self) -> None:
+        check_positive(self, "hidden_dim", "n_layers", "hidden_dim_update", "n_layers_update", "low_rank",
+                       "field_hidden_dim", "field_n_layers", "field_rank")
+        check_nonnegative(self, "embedding_dim", "embedding_init_noise", "W_init_std")
 
 
 @dataclass
@@ -188,6 +255,14 @@ class SignalTraining(TrainingBase):
     rollout_every: int = 10  # test_R2 compares snapshots every this many frames
     psi_norm_window: List[float] = field(default_factory=lambda: [0.8, 1.0])  # scale correction window, units of xnorm
     cluster_threshold: float = 0.1  # single-linkage distance threshold on min-max-normalised embeddings
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames")
+        check_positive(self, "rollout_every", "cluster_threshold")
+        win = list(self.psi_norm_window)
+        if len(win) != 2 or not win[0] < win[1]:
+            raise ConfigError(f"training.psi_norm_window={win} must be [start, stop] with start < stop")
 
 
 SCHEMAS = {

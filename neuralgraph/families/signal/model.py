@@ -19,41 +19,47 @@ r"""GNN mirroring a neural signal network.
 - An unknown input field can be learned (``field_model``): a SIREN of time that outputs the
   input of every driven neuron, or a low-rank factorisation e(t) = U[t] V over the stored frames.
   Both start at the neutral value (0 additive, 1 multiplicative).
+
+The constructor takes the model config and what the dataset says (N, the activity scale, the
+input mode, the driven neurons and frames), so a model rebuilt from its config and its dataset
+loads its ``model.pt`` state dict with nothing else to set.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
+from neuralgraph.families.signal.config import FieldModel, InputMode, PsiInput, SignalModel, UpdateType
+from neuralgraph.integrate import euler
 from neuralgraph.nn.mlp import MLP
 from neuralgraph.nn.siren import Siren
 
 
 class InputField(nn.Module):
-    """A learned external input e (frames, N): neutral on undriven neurons."""
+    """A learned external input e (frames, N): neutral on undriven neurons.
 
-    def __init__(
-        self, kind: str, n_neurons: int, n_input: int, n_frames: int, neutral: float,
-        hidden: int = 128, n_layers: int = 3, omega: float = 30.0, rank: int = 16,
-    ) -> None:
+    The first ``n_input`` neurons are driven; ``neutral`` is 0 (additive input) or 1 (multiplicative).
+    """
+
+    def __init__(self, cfg: SignalModel, n_neurons: int, n_input: int, n_frames: int, neutral: float) -> None:
         super().__init__()
-        self.kind = kind
+        self.kind = cfg.field_model
         self.n_neurons, self.n_input, self.n_frames = n_neurons, n_input, n_frames
         self.neutral = neutral
-        if kind == "siren":
-            self.net = Siren(1, n_input, hidden=hidden, n_layers=n_layers, omega_first=omega)
-        elif kind == "low_rank":
-            self.U = nn.Parameter(0.01 * torch.randn(n_frames, rank))
-            self.V = nn.Parameter(0.01 * torch.randn(rank, n_input))
+        if self.kind == FieldModel.siren:
+            self.net = Siren(1, n_input, hidden=cfg.field_hidden_dim, n_layers=cfg.field_n_layers,
+                             omega_first=cfg.field_omega)
         else:
-            raise ValueError(f"unknown field model {kind!r}")
+            self.U = nn.Parameter(0.01 * torch.randn(n_frames, cfg.field_rank))
+            self.V = nn.Parameter(0.01 * torch.randn(cfg.field_rank, n_input))
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
         """e at the given frame indices (B,) → (B, N)."""
-        if self.kind == "siren":
+        if self.kind == FieldModel.siren:
             t = frame.float().unsqueeze(-1) / max(1, self.n_frames - 1)
             driven = self.net(t)
         else:
@@ -63,55 +69,50 @@ class InputField(nn.Module):
 
 
 class SignalGNN(nn.Module):
+    """The GNN of the module docstring.
+
+    ``x_scale`` is the std of the training activity (a buffer, saved with the state dict);
+    ``input_mode`` is None when the data have no external input; a learned field (``cfg.field_model``)
+    drives the first ``n_input`` neurons over ``n_frames`` frames.
+    """
+
     def __init__(
-        self,
-        n_neurons: int,
-        x_scale: float,
-        embedding_dim: int = 2,
-        embedding_init: float = 1.0,
-        embedding_init_noise: float = 0.0,
-        psi_uses_embedding: bool = True,
-        hidden_dim: int = 64,
-        n_layers: int = 3,
-        psi_positive: bool = False,
-        hidden_dim_update: int = 64,
-        n_layers_update: int = 3,
-        activation: str = "relu",
-        update_type: str = "linear",
-        W_init_std: float = 0.0,
-        factorization: bool = False,
-        low_rank: int = 20,
-        per_edge: bool = False,
-        input_mode: str = "none",  # none | additive | multiplicative
-        field: InputField | None = None,
+        self, cfg: SignalModel, n_neurons: int, x_scale: float, input_mode: InputMode | None = None,
+        n_input: int = 0, n_frames: int = 0,
     ) -> None:
         super().__init__()
+        # The field is made first so its initial weights are the first draws of the torch RNG
+        # (runs stay bit-identical with those of earlier versions).
+        field = None
+        if cfg.field_model != FieldModel.none:
+            neutral = 1.0 if input_mode == InputMode.multiplicative else 0.0
+            field = InputField(cfg, n_neurons, n_input, n_frames, neutral)
         n = n_neurons
         self.n = n
-        self.psi_uses_embedding = psi_uses_embedding
-        self.psi_positive = psi_positive
-        self.update_type = update_type
-        self.factorization = factorization
-        self.per_edge = per_edge
+        self.psi_uses_embedding = cfg.psi_input == PsiInput.u_embedding
+        self.psi_positive = cfg.psi_positive
+        self.update_type = cfg.update_type
+        self.factorization = cfg.factorization
+        self.per_edge = cfg.per_edge
         self.input_mode = input_mode
         self.register_buffer("x_scale", torch.tensor(float(x_scale)))
         self.register_buffer("mask", 1.0 - torch.eye(n))
-        std = W_init_std if W_init_std > 0 else 1.0 / math.sqrt(n)
-        if factorization:
+        std = cfg.W_init_std if cfg.W_init_std > 0 else 1.0 / math.sqrt(n)
+        if cfg.factorization:
             # W = WL @ WR has entry std ≈ std when each factor entry has std sqrt(std / sqrt(r)).
-            f = math.sqrt(std / math.sqrt(low_rank))
-            self.WL = nn.Parameter(f * torch.randn(n, low_rank))
-            self.WR = nn.Parameter(f * torch.randn(low_rank, n))
+            f = math.sqrt(std / math.sqrt(cfg.low_rank))
+            self.WL = nn.Parameter(f * torch.randn(n, cfg.low_rank))
+            self.WR = nn.Parameter(f * torch.randn(cfg.low_rank, n))
         else:
             self.W = nn.Parameter(std * torch.randn(n, n) * self.mask)
-        a = torch.full((n, embedding_dim), float(embedding_init))
-        if embedding_init_noise > 0:
-            a = a + embedding_init_noise * torch.randn_like(a)
+        a = torch.full((n, cfg.embedding_dim), float(cfg.embedding_init))
+        if cfg.embedding_init_noise > 0:
+            a = a + cfg.embedding_init_noise * torch.randn_like(a)
         self.a = nn.Parameter(a)
-        psi_in = 1 + (embedding_dim if psi_uses_embedding else 0)
-        self.psi = MLP(psi_in, 1, hidden_dim, n_layers, activation)
-        phi_in = 1 + embedding_dim + (2 if update_type == "generic" else 0)
-        self.phi = MLP(phi_in, 1, hidden_dim_update, n_layers_update, activation)
+        psi_in = 1 + (cfg.embedding_dim if self.psi_uses_embedding else 0)
+        self.psi = MLP(psi_in, 1, cfg.hidden_dim, cfg.n_layers, cfg.activation)
+        phi_in = 1 + cfg.embedding_dim + (2 if cfg.update_type == UpdateType.generic else 0)
+        self.phi = MLP(phi_in, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.activation)
         self.field = field
 
     # ---- pieces ------------------------------------------------------------------------------
@@ -149,13 +150,13 @@ class SignalGNN(nn.Module):
     def phi_nodes(self, u: torch.Tensor, msg: torch.Tensor | None = None, e: torch.Tensor | None = None) -> torch.Tensor:
         """φ*(u_i, a_i[, M_i, e_i]) per neuron."""
         feats = [(u / self.x_scale).unsqueeze(-1), self.a.expand(u.shape + (self.a.shape[-1],))]
-        if self.update_type == "generic":
+        if self.update_type == UpdateType.generic:
             feats.append(msg.unsqueeze(-1) if msg is not None else torch.zeros_like(u).unsqueeze(-1))
             feats.append(e.unsqueeze(-1) if e is not None else torch.zeros_like(u).unsqueeze(-1))
         return self.phi(torch.cat(feats, dim=-1)).squeeze(-1)
 
     def input_at(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        if self.input_mode == "none":
+        if self.input_mode is None:
             return None
         if self.field is not None:
             return self.field(batch["frame"])
@@ -163,11 +164,43 @@ class SignalGNN(nn.Module):
 
     def derivative(self, u: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
         msg = self.message_per_edge(u) if self.per_edge else self.message(u)
-        if self.update_type == "generic":
+        if self.update_type == UpdateType.generic:
             return self.phi_nodes(u, msg, e)
         if e is not None:
-            msg = msg * e if self.input_mode == "multiplicative" else msg + e
+            msg = msg * e if self.input_mode == InputMode.multiplicative else msg + e
         return self.phi_nodes(u) + msg
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.derivative(batch["x"], self.input_at(batch))
+
+
+def rollout(model: SignalGNN, u0: np.ndarray, n_steps: int, dt: float, inputs: np.ndarray | None = None) -> np.ndarray:
+    """Free Euler rollout of the model from ``u0``: (n_steps + 1, N), float64, ``u0`` first.
+
+    The input of frame t is the learned field's, else ``inputs[t]`` (the true input), else none.
+    Frames from the first non-finite state on are NaN.
+    """
+    dev = model.a.device
+    e_all = None
+    if model.input_mode is not None and model.field is None:
+        e_all = torch.as_tensor(inputs[: n_steps + 1], dtype=torch.float32, device=dev)
+
+    def f(u: torch.Tensor, t: int) -> torch.Tensor:
+        if model.field is not None:
+            e = model.field(torch.tensor([t], device=dev))
+        else:
+            e = None if e_all is None else e_all[t : t + 1]
+        return model.derivative(u, e)
+
+    out = np.empty((n_steps + 1, model.n))
+
+    def record(i: int, u: torch.Tensor, du: torch.Tensor) -> None:
+        out[i] = u[0].cpu().numpy()
+
+    with torch.no_grad():
+        euler(f, torch.as_tensor(u0, dtype=torch.float32, device=dev)[None], n_steps + 1, dt, record=record)
+    out[0] = u0  # the start as given, not rounded to float32
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:
+        out[bad[0]:] = np.nan
+    return out

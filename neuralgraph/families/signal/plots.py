@@ -1,4 +1,8 @@
-"""Signal figures: loss, W scatter and heat maps, ψ*/φ* against the truth, embeddings, traces."""
+"""Signal figures: loss, W scatter and heat maps, ψ*/φ* against the truth, embeddings, traces.
+
+Drawn from the dataset and ``results.npz`` alone (the function curves are stored there by
+:mod:`neuralgraph.families.signal.evaluate`); the model is never needed.
+"""
 
 from __future__ import annotations
 
@@ -45,34 +49,27 @@ def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n:
     save(fig, path)
 
 
-def plot_functions(family, model, arrays, results, cfg, path: Path) -> None:
-    """ψ* per neuron (scaled by its correction k_j) and φ* per neuron over the true functions."""
-    from neuralgraph.families.signal.family import phi_curves, psi_true_window, psi_window, x_norm
-
-    dyn = family._dynamics(arrays, cfg)
+def plot_functions(results: Mapping[str, np.ndarray], path: Path) -> None:
+    """ψ* per sender (divided by its correction k_j) and φ* per neuron over the true functions."""
     types = results["types"]
-    xn = x_norm(arrays["u"])
-    xs = np.linspace(-xn, xn, 200)
+    xs = results["curve_u"]
+    n = len(types)
     colors = plt.cm.tab10(types % 10)
-    psi = psi_window(model, xs) / results["sender_scale"][:, None]
-    psi_true = psi_true_window(dyn, model.n, xs)
+    psi = results["psi_learned"] / results["sender_scale"][:, None]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    step = max(1, model.n // 200)
-    for j in range(0, model.n, step):
+    step = max(1, n // 200)
+    first_of_type = [int(np.flatnonzero(types == t)[0]) for t in np.unique(types)]
+    for j in range(0, n, step):
         axes[0].plot(xs, psi[j], color=colors[j], lw=0.5, alpha=0.5)
-    for t in np.unique(types):
-        j = int(np.flatnonzero(types == t)[0])
-        axes[0].plot(xs, psi_true[j], color="gray", lw=2, ls="--")
+    for j in first_of_type:
+        axes[0].plot(xs, results["psi_true"][j], color="gray", lw=2, ls="--")
     axes[0].set_title("ψ* per sender (÷ k_j) over the true ψ (grey)")
     axes[0].set_xlabel("u")
-    if model.update_type == "linear":
-        phi = phi_curves(model, xs)
-        for i in range(0, model.n, step):
-            axes[1].plot(xs, phi[i], color=colors[i], lw=0.5, alpha=0.5)
-        for t in np.unique(types):
-            i = int(np.flatnonzero(types == t)[0])
-            own = dyn.own(np.repeat(xs[:, None], model.n, axis=1))[:, i]
-            axes[1].plot(xs, own, color="gray", lw=2, ls="--")
+    if "phi_learned" in results:
+        for i in range(0, n, step):
+            axes[1].plot(xs, results["phi_learned"][i], color=colors[i], lw=0.5, alpha=0.5)
+        for i in first_of_type:
+            axes[1].plot(xs, results["phi_true"][i], color="gray", lw=2, ls="--")
         axes[1].set_title("φ* per neuron over the true update (grey)")
     else:
         axes[1].set_title("φ*: generic update (not drawn)")
@@ -128,12 +125,16 @@ def plot_field(arrays, results, metrics, path: Path, n_show: int = 4) -> None:
     save(fig, path)
 
 
-def plot_all(family, model, arrays, results, metrics, history, plot_dir: Path, cfg) -> None:
+def plot_all(
+    arrays: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray], metrics: Mapping[str, Any],
+    history: Mapping[str, list], plot_dir: Path,
+) -> None:
+    """Every figure of a run, from the dataset and results.npz."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     plot_loss(history, plot_dir / "loss.png")
     plot_connectivity_scatter(results, metrics, plot_dir / "connectivity_scatter.png")
     plot_connectivity_maps(results, plot_dir / "connectivity_matrix.png")
-    plot_functions(family, model, arrays, results, cfg, plot_dir / "functions.png")
+    plot_functions(results, plot_dir / "functions.png")
     plot_embeddings(results, metrics, plot_dir / "embeddings.png")
     plot_activity(arrays, plot_dir / "activity.png")
     plot_rollout(results, metrics, plot_dir / "rollout.png")

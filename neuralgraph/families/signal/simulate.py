@@ -13,12 +13,13 @@ each neuron its constants. W is indexed W[post, pre]: W_ij is the weight from j 
 With ``external_input_mode: multiplicative`` the input is a gain on the summed message
 (g_i M_i e_i) instead of an additive drive. φ is ``simulation.phi``.
 
-Integration is explicit Euler, u ← u + Δt·f(u, e) + σ·ξ with ξ ~ N(0, I) and σ =
-``noise_model_level`` (not scaled by √Δt, as in the reference). It starts at ``start_frame`` < 0
-(burn-in, not stored) from u ~ N(0, initial_state_std²) and stores frames 0…n_frames. The target
-is the **exact** du/dt at each stored state, before noise. With ``measurement_noise_level`` > 0
-the observed u is noisy and the target becomes the forward finite difference of the noisy
-observations (the last frame is then dropped): what an experimentalist would have.
+Integration is explicit Euler (:mod:`neuralgraph.integrate`), u ← u + Δt·f(u, e) + σ·ξ with
+ξ ~ N(0, I) and σ = ``noise_model_level`` (not scaled by √Δt, as in the reference). It starts at
+``start_frame`` < 0 (burn-in, not stored) from u ~ N(0, initial_state_std²) and stores frames
+0…n_frames. The target is the **exact** du/dt at each stored state, before noise. With
+``measurement_noise_level`` > 0 the observed u is noisy and the target becomes the forward finite
+difference of the noisy observations (the last frame is then dropped): what an experimentalist
+would have.
 
 Connectivity (zero diagonal for every generated type):
 
@@ -47,38 +48,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.metrics.activity import effective_rank
+from neuralgraph.families.signal.config import (
+    PARAM_COLUMNS, Connectivity, InputMode, InputType, SignalModelName, SignalSimulation, Transfer, per_type,
+)
+from neuralgraph.integrate import euler, trajectory
 from neuralgraph.matrix_file import load_matrix
+from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.node_types import contiguous_types
 
 log = logging.getLogger(__name__)
 
-#: Columns of a per-type parameter row, per model.
-PARAM_COLUMNS = {
-    "PDE_N2": ("g", "s", "c"),
-    "PDE_N4": ("a", "b", "g", "s", "w", "h"),
-    "PDE_N11": ("g", "c"),
-}
 
-
-def transfer(name: str, x: np.ndarray) -> np.ndarray:
-    """φ by name: tanh | relu | sigmoid | identity."""
-    if name == "tanh":
+def transfer(kind: Transfer, x: np.ndarray) -> np.ndarray:
+    """φ: tanh | relu | sigmoid | identity."""
+    if kind == Transfer.tanh:
         return np.tanh(x)
-    if name == "relu":
+    if kind == Transfer.relu:
         return np.maximum(x, 0.0)
-    if name == "sigmoid":
+    if kind == Transfer.sigmoid:
         return 1.0 / (1.0 + np.exp(-x))
-    if name == "identity":
-        return x
-    raise ConfigError(f"unknown transfer function {name!r}; use tanh, relu, sigmoid or identity")
-
-
-def _name(value) -> str:
-    return str(getattr(value, "value", value))
+    return x
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,25 +104,23 @@ def load_connectivity(path: str | Path, n: int) -> np.ndarray:
     return W
 
 
-def make_connectivity(sim: DictConfig, rng: np.random.Generator) -> np.ndarray:
+def make_connectivity(sim: SignalSimulation, rng: np.random.Generator) -> np.ndarray:
     """The ground-truth W (N×N, float64, W[post, pre]); see the module docstring."""
     n = int(sim.n_neurons)
-    kind = _name(sim.connectivity_type)
-    if kind == "file":
+    kind = sim.connectivity_type
+    if kind == Connectivity.file:
         return load_connectivity(sim.connectivity_file, n)
-    if kind == "chaotic":
+    if kind == Connectivity.chaotic:
         W = rng.standard_normal((n, n)) / np.sqrt(n)
-    elif kind == "low_rank":
+    elif kind == Connectivity.low_rank:
         r = int(sim.connectivity_rank)
         U = rng.standard_normal((n, r))
         V = rng.standard_normal((r, n))
         W = U @ V / np.sqrt(r * n)
-    elif kind in ("Cauchy", "Lorentz"):
+    else:  # Cauchy, alias Lorentz
         s = rng.standard_cauchy((n, n))
         s[np.abs(s) > 25] = 0.0
         W = s * n ** (-cauchy_exponent(n))
-    else:
-        raise ConfigError(f"simulation.connectivity_type={kind!r} is unknown")
     np.fill_diagonal(W, 0.0)
     f = float(sim.connectivity_filling_factor)
     if f < 1.0:
@@ -174,12 +163,12 @@ def generate_image_stack(n_images: int, width: int, rng: np.random.Generator) ->
     return 0.5 + (img - lo) / max(hi - lo, 1e-12)
 
 
-def input_neutral(sim: DictConfig) -> float:
+def input_neutral(sim: SignalSimulation) -> float:
     """The input value that leaves the dynamics unchanged: 0 additive, 1 multiplicative."""
-    return 1.0 if _name(sim.external_input_mode) == "multiplicative" else 0.0
+    return 1.0 if sim.external_input_mode == InputMode.multiplicative else 0.0
 
 
-def n_input_neurons(sim: DictConfig) -> int:
+def n_input_neurons(sim: SignalSimulation) -> int:
     """Neurons driven by the visual input."""
     n = int(sim.n_input_neurons) or int(sim.image_width) ** 2
     return min(n, int(sim.n_neurons))
@@ -188,33 +177,31 @@ def n_input_neurons(sim: DictConfig) -> int:
 class InputSource:
     """e(frame) for the configured external input; ``None`` input type gives no input at all."""
 
-    def __init__(self, sim: DictConfig, rng: np.random.Generator) -> None:
-        self.kind = _name(sim.external_input_type)
+    def __init__(self, sim: SignalSimulation, rng: np.random.Generator) -> None:
+        self.kind = sim.external_input_type
         self.n = int(sim.n_neurons)
         self.neutral = input_neutral(sim)
         self.dt = float(sim.delta_t)
         self.n_frames = int(sim.n_frames)
-        if self.kind == "oscillatory":
+        if self.kind == InputType.oscillatory:
             A = float(sim.oscillation_max_amplitude)
             self.amplitude = rng.uniform(-A, A, self.n)
             self.freq = float(sim.oscillation_frequency)
-        elif self.kind == "visual":
+        elif self.kind == InputType.visual:
             self.images = generate_image_stack(int(sim.n_images), int(sim.image_width), rng)
             self.n_in = n_input_neurons(sim)
-        elif self.kind != "none":
-            raise ConfigError(f"simulation.external_input_type={self.kind!r} is unknown")
 
     @property
     def active(self) -> bool:
-        return self.kind != "none"
+        return self.kind != InputType.none
 
     def __call__(self, frame: int) -> np.ndarray:
         e = np.full(self.n, self.neutral)
-        if self.kind == "oscillatory":
+        if self.kind == InputType.oscillatory:
             e = self.amplitude * np.cos(2 * np.pi * self.freq * frame * self.dt)
             if self.neutral == 1.0:
                 e = 1.0 + e
-        elif self.kind == "visual" and frame >= 0:
+        elif self.kind == InputType.visual and frame >= 0:
             n_img = self.images.shape[0]
             k = min(n_img - 1, frame * n_img // (self.n_frames + 1))
             e[: self.n_in] = self.images[k].ravel()[: self.n_in]
@@ -229,15 +216,15 @@ class InputSource:
 class SignalDynamics:
     """The right-hand side f(u, e) of one ground-truth network, vectorised over leading axes."""
 
-    model: str  # PDE_N2 | PDE_N4 | PDE_N11
+    model: SignalModelName
     W: np.ndarray  # (N, N) W[post, pre]
     types: np.ndarray  # (N,)
     p: dict[str, np.ndarray]  # per-neuron constants by column name
-    phi: str = "tanh"
-    activation: tuple[str, ...] = ("tanh",)  # PDE_N11, per type
+    phi: Transfer = Transfer.tanh
+    activation: tuple[Transfer, ...] = (Transfer.tanh,)  # PDE_N11, per type
     amplitude: np.ndarray | None = None  # PDE_N11, per type
     slope: np.ndarray | None = None  # PDE_N11, per type
-    mode: str = "additive"  # additive | multiplicative
+    mode: InputMode = InputMode.additive
     has_input: bool = False
 
     @property
@@ -247,9 +234,9 @@ class SignalDynamics:
 
     def psi(self, u: np.ndarray) -> np.ndarray:
         """Presynaptic transfer ψ_j(u_j) for PDE_N2/N4 (same shape as u)."""
-        if self.model == "PDE_N4":
+        if self.model == SignalModelName.PDE_N4:
             return transfer(self.phi, (u - self.p["h"]) / self.p["w"])
-        if self.model == "PDE_N11":
+        if self.model == SignalModelName.PDE_N11:
             # Receiver-typed; for one type this is the sender's transfer.
             t0 = 0
             return self.amplitude[t0] * transfer(self.activation[t0], u / self.slope[t0])
@@ -257,7 +244,7 @@ class SignalDynamics:
 
     def message(self, u: np.ndarray) -> np.ndarray:
         """M_i = Σ_j W_ij ψ(u_j) (PDE_N11: with the receiver type's activation)."""
-        if self.model == "PDE_N11" and len(self.activation) > 1:
+        if self.model == SignalModelName.PDE_N11 and len(self.activation) > 1:
             out = np.zeros_like(u)
             for n, act in enumerate(self.activation):
                 rows = self.types == n
@@ -270,79 +257,29 @@ class SignalDynamics:
     def own(self, u: np.ndarray) -> np.ndarray:
         """The neuron's own dynamics φ(u_i) (the update function without the message)."""
         p = self.p
-        if self.model == "PDE_N2":
+        if self.model == SignalModelName.PDE_N2:
             return -p["c"] * u + p["s"] * np.tanh(u)
-        if self.model == "PDE_N4":
+        if self.model == SignalModelName.PDE_N4:
             return -p["a"] * u + p["b"] + p["s"] * np.tanh(u)
         return -p["c"] * u
 
     def __call__(self, u: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
         drive = self.gain * self.message(u)
         if self.has_input and e is not None:
-            drive = drive * e if self.mode == "multiplicative" else drive + e
+            drive = drive * e if self.mode == InputMode.multiplicative else drive + e
         return self.own(u) + drive
 
 
-def _per_type(values, n_types: int, key: str) -> list:
-    values = list(values)
-    if len(values) == 1:
-        return values * n_types
-    if len(values) != n_types:
-        raise ConfigError(f"simulation.{key} has {len(values)} entries; give 1 or n_neuron_types={n_types}")
-    return values
-
-
-def validate(sim: DictConfig) -> None:
-    """Raise :class:`ConfigError` naming the key when the simulation block is inconsistent."""
-    model = _name(sim.signal_model_name)
-    n, n_types = int(sim.n_neurons), int(sim.n_neuron_types)
-    if n < 2:
-        raise ConfigError(f"simulation.n_neurons={n} must be >= 2")
-    if not 1 <= n_types <= n:
-        raise ConfigError(f"simulation.n_neuron_types={n_types} must be in [1, n_neurons={n}]")
-    cols = PARAM_COLUMNS[model]
-    rows = [list(r) for r in sim.params]
-    if len(rows) not in (1, n_types):
-        raise ConfigError(f"simulation.params has {len(rows)} rows; give 1 or n_neuron_types={n_types}")
-    for r in rows:
-        if len(r) != len(cols):
-            raise ConfigError(f"simulation.params rows of {model} are {list(cols)}; got a row of length {len(r)}: {r}")
-    if model == "PDE_N4" and any(r[cols.index("w")] == 0 for r in rows):
-        raise ConfigError("simulation.params: the width w of PDE_N4 must be non-zero")
-    if int(sim.n_frames) < 2:
-        raise ConfigError(f"simulation.n_frames={sim.n_frames} must be >= 2")
-    if float(sim.delta_t) <= 0:
-        raise ConfigError(f"simulation.delta_t={sim.delta_t} must be > 0")
-    if int(sim.start_frame) > 0:
-        raise ConfigError(f"simulation.start_frame={sim.start_frame} must be <= 0 (a burn-in)")
-    if _name(sim.connectivity_type) == "low_rank" and not 1 <= int(sim.connectivity_rank) <= n:
-        raise ConfigError(f"simulation.connectivity_rank={sim.connectivity_rank} must be in [1, n_neurons={n}]")
-    if not 0 < float(sim.connectivity_filling_factor) <= 1:
-        raise ConfigError(f"simulation.connectivity_filling_factor={sim.connectivity_filling_factor} must be in (0, 1]")
-    if not 0 <= float(sim.Dale_law_factor) <= 1:
-        raise ConfigError(f"simulation.Dale_law_factor={sim.Dale_law_factor} must be in [0, 1]")
-    if _name(sim.connectivity_type) == "file" and not sim.connectivity_file:
-        raise ConfigError("simulation.connectivity_type=file needs simulation.connectivity_file")
-    for key in ("noise_model_level", "measurement_noise_level", "initial_state_std"):
-        if float(sim[key]) < 0:
-            raise ConfigError(f"simulation.{key}={sim[key]} must be >= 0")
-    if model == "PDE_N11":
-        for key in ("activation", "activation_amplitude", "activation_slope"):
-            _per_type(sim[key], n_types, key)
-        if any(float(s) == 0 for s in sim.activation_slope):
-            raise ConfigError("simulation.activation_slope must be non-zero")
-
-
-def neuron_types(sim: DictConfig, rng: np.random.Generator) -> np.ndarray:
+def neuron_types(sim: SignalSimulation, rng: np.random.Generator) -> np.ndarray:
     types = contiguous_types(int(sim.n_neurons), int(sim.n_neuron_types))
     if sim.shuffle_neuron_types:
         types = rng.permutation(types)
     return types
 
 
-def build_dynamics(sim: DictConfig, W: np.ndarray, types: np.ndarray) -> SignalDynamics:
+def build_dynamics(sim: SignalSimulation, W: np.ndarray, types: np.ndarray) -> SignalDynamics:
     """The ground-truth right-hand side for this config, W and type assignment."""
-    model = _name(sim.signal_model_name)
+    model = sim.signal_model_name
     n_types = int(sim.n_neuron_types)
     rows = np.asarray([list(r) for r in sim.params], dtype=np.float64)
     if rows.shape[0] == 1:
@@ -350,15 +287,15 @@ def build_dynamics(sim: DictConfig, W: np.ndarray, types: np.ndarray) -> SignalD
     per_neuron = rows[types]
     p = {name: per_neuron[:, k] for k, name in enumerate(PARAM_COLUMNS[model])}
     kw = {}
-    if model == "PDE_N11":
+    if model == SignalModelName.PDE_N11:
         kw = {
-            "activation": tuple(_name(a) for a in _per_type(sim.activation, n_types, "activation")),
-            "amplitude": np.asarray(_per_type(sim.activation_amplitude, n_types, "activation_amplitude"), float),
-            "slope": np.asarray(_per_type(sim.activation_slope, n_types, "activation_slope"), float),
+            "activation": tuple(per_type(sim.activation, n_types, "activation")),
+            "amplitude": np.asarray(per_type(sim.activation_amplitude, n_types, "activation_amplitude"), float),
+            "slope": np.asarray(per_type(sim.activation_slope, n_types, "activation_slope"), float),
         }
     return SignalDynamics(
-        model=model, W=np.asarray(W, dtype=np.float64), types=np.asarray(types), p=p, phi=_name(sim.phi),
-        mode=_name(sim.external_input_mode), has_input=_name(sim.external_input_type) != "none", **kw,
+        model=model, W=np.asarray(W, dtype=np.float64), types=np.asarray(types), p=p, phi=sim.phi,
+        mode=sim.external_input_mode, has_input=sim.external_input_type != InputType.none, **kw,
     )
 
 
@@ -395,53 +332,60 @@ def transfer_condition(dyn: SignalDynamics, u: np.ndarray, max_frames: int = 200
 def rollout(
     dyn: SignalDynamics, u0: np.ndarray, n_steps: int, dt: float, inputs: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Noise-free Euler rollout of the ground truth: (n_steps + 1, N) states, u0 first."""
-    out = np.empty((n_steps + 1, u0.shape[-1]))
-    u = np.asarray(u0, dtype=np.float64).copy()
-    out[0] = u
-    for t in range(n_steps):
-        e = None if inputs is None else inputs[min(t, len(inputs) - 1)]
-        u = u + dt * dyn(u, e)
-        out[t + 1] = u
-    return out
+    """Noise-free Euler rollout of the ground truth: (n_steps + 1, N) states, u0 first.
+
+    The input of frame t is ``inputs[t]`` (the last row once the inputs run out).
+    """
+    def f(u: np.ndarray, t: int) -> np.ndarray:
+        return dyn(u, None if inputs is None else inputs[min(t, len(inputs) - 1)])
+
+    states, _, _ = trajectory(f, np.asarray(u0, dtype=np.float64), n_steps + 1, dt)
+    return states
 
 
-def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
+def integrate(
+    sim: SignalSimulation, dyn: SignalDynamics, source: InputSource, u: np.ndarray, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(states, exact du/dt, inputs or None)`` of frames 0…n_frames after the burn-in from ``u``.
+
+    Process noise is drawn from ``rng`` after every Euler step (burn-in included).
+    """
+    dt, sigma = float(sim.delta_t), float(sim.noise_model_level)
+
+    def f(x: np.ndarray, frame: int) -> np.ndarray:
+        return dyn(x, source(frame) if source.active else None)
+
+    def noise(x: np.ndarray, frame: int) -> np.ndarray:
+        return x + sigma * rng.standard_normal(x.shape[0]) if sigma > 0 else x
+
+    def noise_and_check(x: np.ndarray, frame: int) -> np.ndarray:
+        x = noise(x, frame)
+        if not np.all(np.isfinite(x)):
+            raise ConfigError(
+                f"the simulation blew up at frame {frame}: lower simulation.delta_t or the gains (params)"
+            )
+        return x
+
+    u = euler(f, u, -int(sim.start_frame), dt, t0=int(sim.start_frame), after_frame=noise)
+    n_states = int(sim.n_frames) + 1
+    states, targets, _ = trajectory(f, u, n_states, dt, derivatives=True, after_frame=noise_and_check)
+    inputs = np.stack([source(frame) for frame in range(n_states)]) if source.active else None
+    return states, targets, inputs
+
+
+def simulate(sim: SignalSimulation) -> dict[str, np.ndarray]:
     """Simulate one network; arrays are compact float32 (frames, N) plus the truth."""
-    validate(sim)
     rng = np.random.default_rng(int(sim.seed))
     n = int(sim.n_neurons)
     types = neuron_types(sim, rng)
     W = make_connectivity(sim, rng)
     dyn = build_dynamics(sim, W, types)
     source = InputSource(sim, rng)
-    dt, sigma = float(sim.delta_t), float(sim.noise_model_level)
-    n_states = int(sim.n_frames) + 1
-    u = rng.standard_normal(n) * float(sim.initial_state_std)
-    for frame in range(int(sim.start_frame), 0):
-        e = source(frame) if source.active else None
-        u = u + dt * dyn(u, e)
-        if sigma > 0:
-            u = u + sigma * rng.standard_normal(n)
-    states = np.empty((n_states, n), dtype=np.float64)
-    targets = np.empty_like(states)
-    inputs = np.empty((n_states, n), dtype=np.float64) if source.active else None
-    for frame in range(n_states):
-        e = source(frame) if source.active else None
-        du = dyn(u, e)
-        states[frame], targets[frame] = u, du
-        if inputs is not None:
-            inputs[frame] = e
-        u = u + dt * du
-        if sigma > 0:
-            u = u + sigma * rng.standard_normal(n)
-        if not np.all(np.isfinite(u)):
-            raise ConfigError(
-                f"the simulation blew up at frame {frame}: lower simulation.delta_t or the gains (params)"
-            )
+    u0 = rng.standard_normal(n) * float(sim.initial_state_std)
+    states, targets, inputs = integrate(sim, dyn, source, u0, rng)
     if float(sim.measurement_noise_level) > 0:
         observed = states + float(sim.measurement_noise_level) * rng.standard_normal(states.shape)
-        targets = np.diff(observed, axis=0) / dt
+        targets = np.diff(observed, axis=0) / float(sim.delta_t)
         states = observed[:-1]
         if inputs is not None:
             inputs = inputs[:-1]
@@ -456,10 +400,10 @@ def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
         "transfer_condition": np.float64(transfer_condition(dyn, states)),
         "effective_rank_90": np.int64(r90),
         "effective_rank_99": np.int64(r99),
-        "delta_t": np.float64(dt),
+        "delta_t": np.float64(float(sim.delta_t)),
     }
     if inputs is not None:
         out["e"] = inputs.astype(np.float32)
-    if _name(sim.external_input_type) == "visual":
+    if sim.external_input_type == InputType.visual:
         out["images"] = source.images.astype(np.float32)
     return out
