@@ -26,6 +26,7 @@ from neuralgraph.config import RunConfig, register_configs
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.errors import ConfigError, NeuralGraphError
 from neuralgraph.family import get_family
+from neuralgraph.io import atomic_path
 from neuralgraph.trainer import train
 
 log = logging.getLogger("neuralgraph.train")
@@ -88,7 +89,7 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
     model, data = family.build(arrays, cfg, device)
 
     def checkpoint(m: torch.nn.Module, step: int) -> None:
-        with rundir.atomic_path(run_dir / rundir.MODEL_PT) as tmp:
+        with atomic_path(run_dir / rundir.MODEL_PT) as tmp:
             torch.save({"state_dict": m.state_dict(), "config": config_yaml, "step": step}, tmp)
 
     result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, checkpoint=checkpoint,

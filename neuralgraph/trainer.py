@@ -44,6 +44,72 @@ class TrainResult:
     seconds: float = 0.0
 
 
+class _Meter:
+    """Running loss sums between host syncs, the history, and the divergence check.
+
+    The sums stay on the device: one host sync per check, not per step.
+    """
+
+    def __init__(self, device: torch.device, total: int, threshold: float) -> None:
+        self.pred = torch.zeros((), device=device)
+        self.reg = torch.zeros((), device=device)
+        self.tail = torch.zeros((), device=device)
+        self.n = 0
+        self.tail_start = total - max(1, total // 10)
+        self.threshold = threshold
+        self.history: dict[str, list] = {"step": [], "loss": [], "regularization": [], "live": []}
+
+    def add(self, step: int, loss_pred: torch.Tensor, loss_reg: torch.Tensor) -> None:
+        self.pred += loss_pred
+        self.reg += loss_reg
+        self.n += 1
+        if step > self.tail_start:
+            self.tail += loss_pred
+
+    def divergence(self, step: int) -> str | None:
+        """Why the run diverged (NaN/inf or a loss above the threshold), else None."""
+        mean_pred = float(self.pred) / self.n
+        if not math.isfinite(mean_pred) or mean_pred > self.threshold:
+            return f"training loss became {mean_pred:.3g} at step {step}"
+        return None
+
+    def record(self, step: int, live: float, reg_terms: Mapping[str, torch.Tensor]) -> float:
+        """Append the means since the last record to the history; return the mean data loss."""
+        mean_pred = float(self.pred) / self.n
+        self.history["step"].append(step)
+        self.history["loss"].append(mean_pred)
+        self.history["regularization"].append(float(self.reg) / self.n)
+        self.history["live"].append(live)
+        for key, value in reg_terms.items():
+            self.history.setdefault(f"reg_{key}", []).append(float(value.detach()))
+        self.pred.zero_()
+        self.reg.zero_()
+        self.n = 0
+        return mean_pred
+
+    def final_loss(self, step: int) -> float:
+        n_tail = step - self.tail_start
+        return float(self.tail) / n_tail if n_tail > 0 else float("nan")
+
+
+def _step(
+    family: Family, model: torch.nn.Module, batch: Mapping[str, torch.Tensor], scale: torch.Tensor,
+    tcfg: Any, clock: TrainClock, optimizer: torch.optim.Optimizer, scheduler: Any,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """One gradient step on one batch: ``(data loss, regularisation, named terms)``, detached."""
+    pred = model(batch)
+    loss_pred = ((pred - batch["y"]) / scale).pow(2).mean()
+    reg_terms = family.regularizers(model, batch, pred, tcfg, clock)
+    loss_reg = sum(reg_terms.values()) if reg_terms else torch.zeros((), device=pred.device)
+    loss = loss_pred + loss_reg
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    family.after_step(model, tcfg)
+    return loss_pred.detach(), torch.as_tensor(loss_reg).detach(), reg_terms
+
+
 def train(
     family: Family,
     model: torch.nn.Module,
@@ -62,19 +128,12 @@ def train(
     record_every = max(1, total // 200)
     check_every = min(50, record_every)
     checkpoint_every = max(1, total // max(1, tcfg.n_checkpoints))
-    tail_start = total - max(1, total // 10)
 
     generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
     optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
     scheduler = make_scheduler(optimizer, tcfg, total)
-    result = TrainResult(history={"step": [], "loss": [], "regularization": [], "live": []})
-    scale = data.target_scale
-    # Running sums stay on the device: one host sync per check, not per step.
-    run_pred = torch.zeros((), device=device)
-    run_reg = torch.zeros((), device=device)
-    tail_sum = torch.zeros((), device=device)
-    n_run = 0
-    reg_terms: dict[str, torch.Tensor] = {}
+    meter = _Meter(device, total, tcfg.divergence_threshold)
+    result = TrainResult(history=meter.history)
     t0 = time.perf_counter()
     bar = tqdm(total=total, disable=not progress, mininterval=1.0, dynamic_ncols=True, leave=False)
     model.train()
@@ -83,44 +142,21 @@ def train(
         for epoch in range(tcfg.n_epochs):
             for _ in range(n_iter):
                 idx = torch.randint(0, data.n_frames, (tcfg.batch_size,), device=device, generator=generator)
-                batch = data.batch(idx)
-                pred = model(batch)
-                loss_pred = ((pred - batch["y"]) / scale).pow(2).mean()
                 clock = TrainClock(epoch=epoch, step=step, steps_per_epoch=n_iter)
-                reg_terms = family.regularizers(model, batch, pred, tcfg, clock)
-                loss_reg = sum(reg_terms.values()) if reg_terms else torch.zeros((), device=device)
-                loss = loss_pred + loss_reg
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                family.after_step(model, tcfg)
+                loss_pred, loss_reg, reg_terms = _step(family, model, data.batch(idx), data.target_scale, tcfg,
+                                                       clock, optimizer, scheduler)
                 step += 1
-
-                run_pred += loss_pred.detach()
-                run_reg += loss_reg.detach()
-                n_run += 1
-                if step > tail_start:
-                    tail_sum += loss_pred.detach()
+                meter.add(step, loss_pred, loss_reg)
                 if step % check_every == 0 or step == total:
-                    mean_pred = float(run_pred) / n_run
-                    if not math.isfinite(mean_pred) or mean_pred > tcfg.divergence_threshold:
+                    result.error = meter.divergence(step)
+                    if result.error is not None:
                         result.status = "diverged"
-                        result.error = f"training loss became {mean_pred:.3g} at step {step}"
                         log.warning("run diverged: %s", result.error)
                         break
                 if step % record_every == 0 or step == total:
                     live = family.live_metric(model, arrays)
-                    result.history["step"].append(step)
-                    result.history["loss"].append(float(run_pred) / n_run)
-                    result.history["regularization"].append(float(run_reg) / n_run)
-                    result.history["live"].append(live)
-                    for key, value in reg_terms.items():
-                        result.history.setdefault(f"reg_{key}", []).append(float(value.detach()))
-                    bar.set_postfix(loss=f"{float(run_pred) / n_run:.3e}", refresh=False, **{primary_metric: f"{live:.3f}"})
-                    run_pred.zero_()
-                    run_reg.zero_()
-                    n_run = 0
+                    mean = meter.record(step, live, reg_terms)
+                    bar.set_postfix(loss=f"{mean:.3e}", refresh=False, **{primary_metric: f"{live:.3f}"})
                 if checkpoint is not None and step % checkpoint_every == 0:
                     checkpoint(model, step)
                 bar.update(1)
@@ -130,10 +166,7 @@ def train(
         bar.close()
     result.n_steps = step
     result.seconds = time.perf_counter() - t0
-    n_tail = step - tail_start
-    result.final_loss = float(tail_sum) / n_tail if n_tail > 0 else float("nan")
-    if result.status != "ok" and result.history["loss"]:
-        result.final_loss = float("nan")
+    result.final_loss = meter.final_loss(step) if result.status == "ok" else float("nan")
     model.eval()
     return result
 
