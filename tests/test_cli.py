@@ -1,4 +1,6 @@
-"""The CLI end to end on the tiny regime, the run-directory contract, and bad input."""
+"""What only a subprocess shows: the command line end to end on the tiny regime (exit code, Hydra's
+own files, plots), one clear line and the right exit code on bad input, plugins found from
+anywhere. The same checks that need no subprocess run in-process here and in test_pipeline.py."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 
 from neuralgraph import rundir
 from neuralgraph.datacache import dataset_dir
+from neuralgraph.errors import ConfigError
+from neuralgraph.launch import REPO, compose_regime
 from neuralgraph.metrics import r2_score
+from neuralgraph.train import run, typed
 
 TINY = ("+regime=tiny_metabolism", "progress=false", "training.data_augmentation_loop=100")
 
@@ -26,7 +32,8 @@ def tiny_run(tmp_path_factory, cache_dir):
 
 
 def test_run_directory_contract(tiny_run):
-    for name in ("analysis.log", "metrics.json", "results.npz", "model.pt", ".hydra/config.yaml"):
+    for name in ("analysis.log", "metrics.json", "results.npz", "model.pt", ".hydra/config.yaml",
+                 ".hydra/overrides.yaml"):
         assert (tiny_run / name).exists(), name
     for name in ("loss.png", "rate_constants.png", "mlp_sub.png", "homeostasis.png", "rollout.png", "activity.png"):
         assert (tiny_run / "plots" / name).stat().st_size > 1000, name
@@ -38,6 +45,7 @@ def test_run_directory_contract(tiny_run):
         assert key in metrics, key
     log = rundir.read_analysis_log(tiny_run)
     assert log["rate_constants_R2"] == pytest.approx(metrics["rate_constants_R2"], rel=1e-5)
+    assert "regime: tiny_metabolism" in torch.load(tiny_run / "model.pt", weights_only=False)["config"]
 
 
 def test_metrics_can_be_recomputed_from_results(tiny_run):
@@ -48,39 +56,11 @@ def test_metrics_can_be_recomputed_from_results(tiny_run):
     assert np.allclose(np.log10(res["k_true"]), res["log_k_true"])
 
 
-def test_checkpoint_loads_into_a_fresh_model(tiny_run):
-    ckpt = torch.load(tiny_run / "model.pt", weights_only=False)
-    assert "log_k" in ckpt["state_dict"] and "regime: tiny_metabolism" in ckpt["config"]
-
-
-def test_second_run_reuses_the_cached_dataset(tmp_path, cli, cache_dir):
-    proc = cli(*TINY, f"hydra.run.dir={tmp_path}")
-    assert proc.returncode == 0
-    assert "(cached" in proc.stderr + proc.stdout
-
-
-def test_corrupt_cache_entry_is_regenerated(tmp_path, cli, cache_dir):
-    proc = cli(*TINY, "simulation.seed=7", f"hydra.run.dir={tmp_path / 'a'}")
-    assert proc.returncode == 0
-    entries = [p for p in (cache_dir / "datasets").iterdir() if (p / "simulation.yaml").read_text().count("seed: 7")]
-    assert len(entries) == 1
-    (entries[0] / "data.npz").write_bytes(b"not a zip file")
-    proc = cli(*TINY, "simulation.seed=7", f"hydra.run.dir={tmp_path / 'b'}")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "unreadable" in proc.stderr + proc.stdout
-    assert np.load(entries[0] / "data.npz")["x"].shape[-1] == 12
-
-
 @pytest.mark.parametrize(
     "args,needle,code",
     [
-        (("+regime=no_such_regime",), "no_such_regime", 1),
-        (("+regime=tiny_metabolism", "training.lr_kk=0.1"), "lr_kk", 1),
-        (("+regime=tiny_metabolism", "training.batch_size=abc"), "batch_size", 1),
-        (("+regime=tiny_metabolism", "simulation.n_metabolites=-3"), "simulation.n_metabolites", 2),
-        (("+regime=tiny_metabolism", "simulation.log_k_min=0"), "log_k_min", 2),
-        (("+regime=tiny_metabolism", "training.lr_k=-1"), "training.lr_k", 2),
-        (("+regime=tiny_metabolism", "device=tpu"), "device", 1),
+        (("+regime=no_such_regime",), "no_such_regime", 1),  # Hydra refuses the composition
+        (("+regime=tiny_metabolism", "simulation.n_metabolites=-3"), "simulation.n_metabolites", 2),  # our check
         ((), "+regime=", 2),
     ],
 )
@@ -92,12 +72,41 @@ def test_bad_input_gives_one_clear_line(args, needle, code, tmp_path, cli):
     assert "Traceback" not in err
 
 
+def error_text(err: BaseException) -> str:
+    """The message of ``err`` and of what caused it (Hydra wraps OmegaConf's errors)."""
+    return f"{err} {err.__cause__ or ''}"
+
+
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        (("training.lr_kk=0.1",), "lr_kk"),
+        (("training.batch_size=abc",), "batch_size"),
+        (("device=tpu",), "device"),
+        (("simulation.n_metabolites=-3",), "simulation.n_metabolites"),
+        (("simulation.log_k_min=0",), "log_k_min"),
+        (("training.lr_k=-1",), "training.lr_k"),
+    ],
+)
+def test_a_bad_key_or_value_is_named(overrides, needle, cache_dir):
+    with pytest.raises(Exception) as caught:
+        typed(compose_regime("tiny_metabolism", *overrides))
+    assert needle in error_text(caught.value)
+
+
+def test_an_unknown_regime_lists_the_known_ones():
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        with pytest.raises(Exception, match="tiny_metabolism"):
+            compose("config", overrides=["+regime=no_such_regime"])
+        cfg = compose("config")
+    with pytest.raises(ConfigError, match=r"\+regime="):
+        typed(cfg)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_without_gpu_is_an_error(tmp_path, cli):
-    proc = cli(*TINY, "device=cuda", f"hydra.run.dir={tmp_path}")
-    assert proc.returncode == 2
-    err = proc.stderr + proc.stdout
-    assert "device=cuda" in err and "Traceback" not in err
+def test_cuda_without_gpu_is_an_error(tmp_path, cache_dir):
+    with pytest.raises(ConfigError, match="device=cuda"):
+        run(compose_regime("tiny_metabolism", "device=cuda", "progress=false"), tmp_path)
 
 
 def test_dataset_dir_depends_on_config_only(tmp_path):

@@ -1,4 +1,5 @@
-"""The shared trainer: step count convention, learning-rate groups, divergence stop."""
+"""The shared trainer: step count convention, learning-rate groups, divergence stop, and what
+enters the loss: the per-node target scale, the family's regularisers and the clock they see."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from neuralgraph.config.base import TrainingBase
-from neuralgraph.family import Family, TrainData
-from neuralgraph.family import adam_group
+from neuralgraph.family import Family, TrainClock, TrainData, adam_group
 from neuralgraph.trainer import steps_per_epoch, train
 
 
@@ -28,13 +28,18 @@ def test_zero_learning_rate_falls_back():
 
 
 class Linear(Family):
-    """y = w·x fitted by the shared trainer; ``blow_up`` multiplies the prediction each step."""
+    """y = w·x fitted by the shared trainer; ``blow_up`` multiplies the prediction each step;
+    ``ridge`` adds the regulariser ridge·w²; every clock handed to the regularisers is kept."""
 
-    name = "toy"
-    primary_metric = "w"
+    name = "line"
 
-    def __init__(self, blow_up: float = 1.0):
+    def __init__(self, blow_up: float = 1.0, ridge: float = 0.0):
         self.blow_up = blow_up
+        self.ridge = ridge
+        self.clocks: list[TrainClock] = []
+
+    def primary_metric(self, cfg):
+        return "w"
 
     def simulate(self, sim_cfg):
         return {}
@@ -44,6 +49,10 @@ class Linear(Family):
 
     def param_groups(self, model, t):
         return [adam_group("w", model.parameters(), t.lr, t.lr)]
+
+    def regularizers(self, model, batch, pred, t, clock):
+        self.clocks.append(clock)
+        return {"ridge": self.ridge * model.weight.pow(2).sum()} if self.ridge else {}
 
     def after_step(self, model, t):
         with torch.no_grad():
@@ -61,15 +70,24 @@ class LinearModel(torch.nn.Linear):
         return super().forward(batch["x"].unsqueeze(-1))[..., 0]
 
 
-def fit(family, lr=0.05, dal=200):
+def line_data(slopes=(2.0, 2.0, 2.0), scale=(1.0, 1.0, 1.0)) -> TrainData:
+    """100 frames of 3 nodes, x = ±1, y_i = slopes_i · x, residuals divided by ``scale``.
+
+    With x² = 1 on every frame, every batch has the same minimum, so a fit lands on it exactly.
+    """
+    x = torch.linspace(-1, 1, 100).sign().unsqueeze(-1).repeat(1, 3)
+    return TrainData(x=x, y=torch.tensor(slopes) * x, target_scale=torch.tensor(scale))
+
+
+def fit(family, lr=0.05, dal=200, data=None, n_epochs=1):
     torch.manual_seed(0)
-    x = torch.linspace(-1, 1, 100).unsqueeze(-1).repeat(1, 3)
-    data = TrainData(x=x, y=2.0 * x, target_scale=torch.ones(3))
+    data = data if data is not None else line_data()
     model = LinearModel(1, 1, bias=False)
     cfg = OmegaConf.create({"training": OmegaConf.structured(TrainingBase)})
     cfg.training.lr = lr
     cfg.training.batch_size = 10
     cfg.training.data_augmentation_loop = dal
+    cfg.training.n_epochs = n_epochs
     return model, train(family, model, data, {}, cfg, torch.device("cpu"), progress=False)
 
 
@@ -108,3 +126,32 @@ def test_cosine_schedule_decays_to_the_final_factor():
     assert lrs[49] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 50 / 100)))
     assert lrs[-1] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_residuals_are_divided_by_the_target_scale():
+    # One w for three nodes of slopes 1, 3, 3 and scales 1, 10, 10: the weighted least squares
+    # w = Σ a_i/s_i² / Σ 1/s_i² ≈ 1.04 sits near the well-scaled node's slope; scaling the
+    # residuals the other way round would pull it to ≈ 3.
+    slopes, scale = np.array([1.0, 3.0, 3.0]), np.array([1.0, 10.0, 10.0])
+    model, result = fit(Linear(), data=line_data(tuple(slopes), tuple(scale)), lr=0.02, dal=400)
+    expected = np.sum(slopes / scale**2) / np.sum(1 / scale**2)
+    assert model.weight.item() == pytest.approx(expected, abs=1e-2)
+    # At the optimum each scaled residual is ±(w − a_i)/s_i: the recorded loss is their mean square.
+    assert result.final_loss == pytest.approx(np.mean(((expected - slopes) / scale) ** 2), rel=1e-3)
+
+
+def test_regularisers_enter_the_loss():
+    # Data y = 2x (x² = 1) plus ridge·w²: the minimum of (w − 2)² + ridge·w² is w = 2/(1 + ridge).
+    ridge = 0.5
+    model, result = fit(Linear(ridge=ridge), lr=0.02, dal=400)
+    assert model.weight.item() == pytest.approx(2 / (1 + ridge), abs=1e-3)
+    assert result.history["reg_ridge"][-1] == pytest.approx(ridge * model.weight.item() ** 2, rel=1e-3)
+    assert result.history["regularization"][-1] > 0
+
+
+def test_regularisers_see_the_clock_of_the_step_being_taken():
+    family = Linear()
+    _, result = fit(family, dal=2, n_epochs=3)  # 100 frames · 2 // 10 · 0.2 = 4 steps per epoch
+    n_iter = steps_per_epoch(100, 2, 10)
+    assert n_iter == 4 and result.n_steps == 12
+    assert family.clocks == [TrainClock(epoch=s // n_iter, step=s, steps_per_epoch=n_iter) for s in range(12)]
