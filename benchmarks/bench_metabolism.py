@@ -18,7 +18,7 @@ import torch
 
 from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime
-from neuralgraph.train import resolve_device
+from neuralgraph.train import resolve_device, typed
 
 
 def timed(fn, repeats: int) -> float:
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
 
-    cfg = compose_regime(args.regime)
+    cfg = typed(compose_regime(args.regime))
     device = resolve_device(args.device)
     family = get_family(cfg.simulation.family)
 

@@ -42,6 +42,7 @@ from neuralgraph.family import get_family
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.launch import compose_regime, run as train
 from neuralgraph.rundir import read_results
+from neuralgraph.train import typed
 
 SIZE = os.environ.get("NEURALGRAPH_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
@@ -58,11 +59,12 @@ print(f"size={SIZE}  regime={REGIME}  output={OUT}")
 # ## 1. Simulate
 #
 # The regime is a Hydra config; composing it in Python gives the same config the command line
-# builds. `load_or_simulate` caches the dataset by a hash of the simulation block, so the training
-# run below finds it in the cache and does not simulate again.
+# builds, and `typed` turns it into the dataclasses a run works with (checking every value).
+# `load_or_simulate` caches the dataset by a hash of the simulation block, so the training run
+# below finds it in the cache and does not simulate again.
 
 # %%
-cfg = compose_regime(REGIME)
+cfg = typed(compose_regime(REGIME))
 family = get_family(cfg.simulation.family)
 arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
 x = arrays["x"][0]  # training run: (frames, metabolites)

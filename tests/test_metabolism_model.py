@@ -1,31 +1,32 @@
-"""The metabolism GNN: shapes, frozen S, normalisation, per-node = per-edge, exact physics."""
+"""The metabolism GNN: shapes, frozen S, normalisation, per-node = per-edge, exact physics, and a
+model rebuilt from its config and dataset that a saved state dict turns back into the trained one."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from neuralgraph.families.metabolism.config import MetabolismSimulation
-from neuralgraph.families.metabolism.model import MetabolismGNN
-from neuralgraph.families.metabolism.family import simulate as sim
+from neuralgraph.families.metabolism import simulate as sim
+from neuralgraph.families.metabolism.config import MetabolismModel, MetabolismSimulation
+from neuralgraph.families.metabolism.family import FAMILY
+from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
+from neuralgraph.family import TrainClock
+from neuralgraph.launch import compose_regime
+from neuralgraph.train import typed
 
 
 @pytest.fixture(scope="module")
 def data():
-    cfg = OmegaConf.structured(MetabolismSimulation)
-    for key, value in dict(n_metabolites=12, n_reactions=12, n_frames=100, substeps=2).items():
-        cfg[key] = value
-    return sim.simulate(cfg)
+    return sim.simulate(MetabolismSimulation(n_metabolites=12, n_reactions=12, n_frames=100, substeps=2))
 
 
 def make_model(data, **kw):
     torch.manual_seed(0)
-    return MetabolismGNN(
-        torch.as_tensor(data["S"]), torch.as_tensor(data["sub_met"]), torch.as_tensor(data["sub_rxn"]),
-        torch.as_tensor(data["sub_s"]), c_scale=5.0, hidden_dim_sub=8, hidden_dim_node=8, **kw,
-    )
+    cfg = MetabolismModel(hidden_dim_sub=8, hidden_dim_node=8, **kw)
+    return MetabolismGNN(cfg, Graph.from_arrays(data), c_scale=5.0)
 
 
 def test_shapes_and_frozen_stoichiometry(data):
@@ -73,3 +74,52 @@ def test_true_functions_reproduce_the_simulator(data, monkeypatch):
     monkeypatch.setattr(model, "homeostasis", lambda c: -lam * (c - base))
     x = torch.as_tensor(data["x"][0][:20])
     assert torch.allclose(model({"x": x}), torch.as_tensor(data["y"][0][:20]), rtol=1e-4, atol=1e-4)
+
+
+def trained(cfg, arrays, steps=5):
+    """The family's model after a few Adam steps (its parameters moved off their initial values)."""
+    torch.manual_seed(0)
+    model, train_data = FAMILY.build(arrays, cfg, torch.device("cpu"))
+    opt = torch.optim.Adam(FAMILY.param_groups(model, cfg.training))
+    for step in range(steps):
+        batch = train_data.batch(torch.arange(step, step + 8))
+        loss = ((model(batch) - batch["y"]) / train_data.target_scale).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        FAMILY.after_step(model, cfg.training)
+    return model
+
+
+@pytest.mark.parametrize("regime, overrides", [
+    ("tiny_metabolism", ("training.coeff_k_center=1",)),
+    ("tiny_metabolism_S_learning", ("model.substrate_orders=free", "model.extra_edge_fraction=0.5")),
+])
+def test_a_model_rebuilt_from_config_and_data_reloads_from_its_state_dict(regime, overrides):
+    cfg = typed(compose_regime(regime, "simulation.n_frames=40", *overrides))
+    arrays = sim.simulate(cfg.simulation)
+    model = trained(cfg, arrays)
+    saved = io.BytesIO()
+    torch.save(model.state_dict(), saved)
+    saved.seek(0)
+    # Rebuilt from the config and a dataset whose concentrations are scaled: the scales computed
+    # from the data (c_scale, the regulariser's grid) must come from the state dict, not the data.
+    torch.manual_seed(123)
+    other = {**arrays, "x": 2 * arrays["x"]}
+    rebuilt, _ = FAMILY.build(other, cfg, torch.device("cpu"))
+    assert rebuilt.c_scale != model.c_scale
+    rebuilt.load_state_dict(torch.load(saved, weights_only=True))
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, rebuilt.state_dict()[name]), name
+    x = torch.as_tensor(arrays["x"][1][:16])
+    with torch.no_grad():
+        assert torch.equal(rebuilt({"x": x}), model({"x": x}))
+    clock = TrainClock(epoch=0, step=0, steps_per_epoch=1)
+    reg, reg_rebuilt = (FAMILY.regularizers(m, {"x": x}, None, cfg.training, clock) for m in (model, rebuilt))
+    assert reg and reg.keys() == reg_rebuilt.keys()
+    assert all(torch.equal(reg[k], reg_rebuilt[k]) for k in reg)
+    metrics, _ = FAMILY.evaluate(model, arrays, cfg, torch.device("cpu"))
+    metrics_rebuilt, _ = FAMILY.evaluate(rebuilt, arrays, cfg, torch.device("cpu"))
+    assert metrics_rebuilt.keys() == metrics.keys()
+    assert all(np.array_equal(metrics[k], metrics_rebuilt[k], equal_nan=True) for k in metrics)
+

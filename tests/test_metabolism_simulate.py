@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from neuralgraph.families.metabolism.config import MetabolismSimulation
 from neuralgraph.errors import ConfigError
+from neuralgraph.families.metabolism import simulate as sim
+from neuralgraph.families.metabolism.config import MetabolismSimulation, RateLaw, Stoichiometry
 from neuralgraph.metrics import effective_rank
-from neuralgraph.families.metabolism.family import simulate as sim
 
 
 def small(**kw):
-    cfg = OmegaConf.structured(MetabolismSimulation)
-    base = dict(n_metabolites=12, n_reactions=12, n_frames=200, substeps=2)
-    base.update(kw)
-    for key, value in base.items():
-        cfg[key] = value
-    return cfg
+    return MetabolismSimulation(**{"n_metabolites": 12, "n_reactions": 12, "n_frames": 200, "substeps": 2, **kw})
 
 
 def test_random_reactions_conserve_mass_and_respect_sizes():
@@ -132,26 +126,68 @@ def test_twin_reactions_share_a_null_direction():
 
 
 @pytest.mark.parametrize(
-    "key,value,needle",
+    "values,needle",
     [
-        ("n_metabolites", -5, "simulation.n_metabolites"),
-        ("n_frames", 0, "simulation.n_frames"),
-        ("log_k_min", 0.5, "log_k_min"),
-        ("homeostatic_lambda", [0.1], "homeostatic_lambda"),
-        ("delta_t", -1.0, "simulation.delta_t"),
+        ({"n_metabolites": -5}, "simulation.n_metabolites=-5"),
+        ({"n_frames": 0}, "simulation.n_frames=0"),
+        ({"log_k_min": 0.5}, "simulation.log_k_min=0.5"),
+        ({"homeostatic_lambda": [0.1]}, "simulation.homeostatic_lambda"),
+        ({"homeostatic_lambda": [0.1, -0.1]}, "simulation.homeostatic_lambda"),
+        ({"delta_t": -1.0}, "simulation.delta_t=-1.0"),
+        ({"n_test_runs": -1}, "simulation.n_test_runs=-1"),
+        ({"noise_model_level": -0.1}, "simulation.noise_model_level"),
+        ({"rate_mlp_gain": 0.0}, "simulation.rate_mlp_gain"),
+        ({"concentration_min": 5.0, "concentration_max": 2.0}, "simulation.concentration_min"),
+        ({"n_metabolite_types": 13, "homeostatic_lambda": [0.1] * 13, "homeostatic_baseline": [1.0] * 13},
+         "simulation.n_metabolite_types=13"),
+        ({"cycle_length": 13}, "simulation.cycle_length=13"),
+        ({"stoichiometry": Stoichiometry.random, "max_metabolites_per_reaction": 1},
+         "simulation.max_metabolites_per_reaction=1"),
+        ({"stoichiometry": Stoichiometry.random, "max_metabolites_per_reaction": 20}, "simulation.n_metabolites=12"),
+        ({"stoichiometry": Stoichiometry.file}, "simulation.stoichiometry_file"),
     ],
 )
-def test_bad_values_name_the_key(key, value, needle):
-    cfg = small()
-    cfg[key] = value
+def test_bad_values_name_the_key(values, needle):
     with pytest.raises(ConfigError, match=needle):
-        sim.simulate(cfg)
+        small(**values)
 
 
 def test_mlp_rate_law_and_measurement_noise():
-    out = sim.simulate(small(rate_law="mlp", stoichiometry="random", measurement_noise_level=0.01, n_frames=60))
+    out = sim.simulate(small(rate_law=RateLaw.mlp, stoichiometry=Stoichiometry.random, measurement_noise_level=0.01,
+                             n_frames=60))
     assert "null_weight" not in out and "rate_mlp_w1" in out
     x = out["x"][0].astype(np.float64)
     # targets are the forward finite differences of the noisy observations
     assert np.allclose(out["y"][0][:-1], np.diff(x, axis=0) / 0.1, rtol=1e-3, atol=1e-3)
     assert not np.array_equal(out["x"], out["x_clean"])
+
+
+def test_noisy_simulation_equals_a_hand_written_euler_loop():
+    # The random stream: S, k, c(0), process noise after each frame (the frame after the last
+    # stored one included), then measurement noise; exact equality, not closeness.
+    cfg = small(n_frames=30, noise_model_level=0.05, measurement_noise_level=0.01)
+    out = sim.simulate(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    net = sim.network(cfg, rng)
+    k = 10.0 ** rng.uniform(cfg.log_k_min, cfg.log_k_max, size=12)
+    types = out["types"]
+    lam, base = np.asarray(cfg.homeostatic_lambda)[types], np.asarray(cfg.homeostatic_baseline)[types]
+    c = rng.uniform(cfg.concentration_min, cfg.concentration_max, size=(2, 12))
+    x, y = np.empty((2, 31, 12)), np.empty((2, 31, 12))
+    h = cfg.delta_t / 2
+    for t in range(31):
+        x[:, t] = c
+        for s in range(2):
+            d = sim.derivative(c, net, k, lam, base, None, None)
+            if s == 0:
+                y[:, t] = d
+            c = np.maximum(c + h * d, 0.0)
+        c = np.maximum(c + 0.05 * rng.standard_normal(c.shape), 0.0)
+    assert np.array_equal(out["x_clean"], x.astype(np.float32))
+    noisy = np.maximum(x + 0.01 * rng.standard_normal(x.shape), 0.0)
+    assert np.array_equal(out["x"], noisy.astype(np.float32))
+    # with measurement noise the targets are the forward differences of what was observed
+    assert np.array_equal(out["y"][:, :-1], (np.diff(noisy, axis=1) / cfg.delta_t).astype(np.float32))
+    assert np.array_equal(out["y"][:, -1], out["y"][:, -2])
+    clean = sim.simulate(small(n_frames=30, noise_model_level=0.05))  # same stream without measurement noise
+    assert np.array_equal(clean["y"], y.astype(np.float32))

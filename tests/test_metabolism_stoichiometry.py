@@ -6,31 +6,39 @@ from __future__ import annotations
 import json
 import math
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from scipy.optimize import lsq_linear
 from sklearn.metrics import precision_score, r2_score as sk_r2, recall_score
 
-from neuralgraph.config import register_configs
-from neuralgraph.families.metabolism.config import MetabolismSimulation
 from neuralgraph.errors import ConfigError, DataError
-from neuralgraph.families.metabolism.family import (
-    MetabolismFamily, candidate_edges, identifiable_reactions, participation,
+from neuralgraph.families.metabolism import simulate as sim
+from neuralgraph.families.metabolism.config import (
+    Aggregation, IntegerLoss, MetabolismModel, MetabolismSimulation, Stoichiometry,
 )
+from neuralgraph.families.metabolism.family import MetabolismFamily
+from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
+from neuralgraph.families.metabolism.stoichiometry import (
+    candidate_edges, identifiable_reactions, participation, penalties,
+)
+from neuralgraph.family import TrainClock
+from neuralgraph.launch import compose_regime
 from neuralgraph.metrics.stoichiometry import duplicate_reactions, gauge_factors, stoichiometry_scores
-from neuralgraph.families.metabolism.model import MetabolismGNN
-from neuralgraph.families.metabolism.family import simulate as sim
+from neuralgraph.train import typed
 
-CONF = str((__import__("pathlib").Path(__file__).resolve().parent.parent / "conf"))
-register_configs()
+
+def compose_typed(regime: str, *overrides: str):
+    """The typed config of ``+regime=REGIME OVERRIDES``, checked as a run checks it."""
+    cfg = typed(compose_regime(regime, *overrides))
+    MetabolismFamily().check(cfg)
+    return cfg
 
 
 def compose_tiny(*overrides: str):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(config_name="config", overrides=["+regime=tiny_metabolism_S_learning", *overrides])
+    return compose_typed("tiny_metabolism_S_learning", *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +50,6 @@ def arrays():
 def build(arrays, *overrides: str):
     cfg = compose_tiny(*overrides)
     fam = MetabolismFamily()
-    fam.validate(cfg)
     torch.manual_seed(0)
     model, data = fam.build(arrays, cfg, torch.device("cpu"))
     return fam, cfg, model, data
@@ -78,12 +85,8 @@ def test_rate_mlp_gain_and_input_scale_default_to_the_original_law():
 
 
 def file_cfg(path, **kw):
-    cfg = OmegaConf.structured(MetabolismSimulation)
-    base = dict(n_metabolites=4, n_reactions=3, n_frames=20, stoichiometry="file", stoichiometry_file=str(path))
-    base.update(kw)
-    for key, value in base.items():
-        cfg[key] = value
-    return cfg
+    base = dict(n_metabolites=4, n_reactions=3, n_frames=20, stoichiometry=Stoichiometry.file, stoichiometry_file=str(path))
+    return MetabolismSimulation(**{**base, **kw})
 
 
 S_FILE = np.array([[-1, 0, 2], [1, -2, 0], [0, 2, -1], [0, 0, -1]], dtype=float)
@@ -117,22 +120,21 @@ def test_missing_or_wrong_kind_of_file(tmp_path):
     (tmp_path / "S.txt").write_text("1 2")
     with pytest.raises(DataError, match=r"\.npy or \.pt"):
         sim.simulate(file_cfg(tmp_path / "S.txt"))
-    with pytest.raises(ConfigError, match="stoichiometry_file"):
-        sim.simulate(file_cfg(""))
+    with pytest.raises(ConfigError, match="simulation.stoichiometry_file"):
+        file_cfg("")
 
 
 # --- model ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("aggregation", ["product", "additive"])
 def test_learned_S_set_to_the_truth_equals_the_given_S_model(arrays, aggregation):
-    kw = dict(c_scale=5.0, hidden_dim_sub=8, hidden_dim_node=8, aggregation=aggregation, msg_dim=4, hidden_dim_rate=8)
+    cfg = MetabolismModel(hidden_dim_sub=8, hidden_dim_node=8, aggregation=Aggregation(aggregation), msg_dim=4,
+                          hidden_dim_rate=8)
     torch.manual_seed(0)
-    given = MetabolismGNN(torch.as_tensor(arrays["S"]), torch.as_tensor(arrays["sub_met"]),
-                          torch.as_tensor(arrays["sub_rxn"]), torch.as_tensor(arrays["sub_s"]), **kw)
+    given = MetabolismGNN(cfg, Graph.from_arrays(arrays), c_scale=5.0)
     met, rxn = candidate_edges(arrays, 0.0, 0)
-    learned = MetabolismGNN(None, torch.as_tensor(arrays["sub_met"]), torch.as_tensor(arrays["sub_rxn"]), None,
-                            learn_stoichiometry=True, n_metabolites=12, n_reactions=16, edge_met=torch.as_tensor(met),
-                            edge_rxn=torch.as_tensor(rxn), S_init=torch.as_tensor(arrays["S"][met, rxn]), **kw)
+    learned = MetabolismGNN(dataclasses.replace(cfg, learn_stoichiometry=True), Graph.from_arrays(arrays, (met, rxn)),
+                            c_scale=5.0, S_init=torch.as_tensor(arrays["S"][met, rxn]))
     learned.load_state_dict({**given.state_dict(), "sto": learned.sto, "edge_met": learned.edge_met,
                              "edge_rxn": learned.edge_rxn, "sub_to_edge": learned.sub_to_edge,
                              "edge_is_substrate": learned.edge_is_substrate}, strict=False)
@@ -167,16 +169,20 @@ KNOWN = np.array([-1.0, 2.0, 0.5, -0.25])
 
 def known_model(arrays, *overrides):
     fam, cfg, model, data = build(arrays, *overrides)
-    model = MetabolismGNN(None, torch.tensor([0, 1]), torch.tensor([0, 1]), None, c_scale=1.0, learn_stoichiometry=True,
-                          n_metabolites=3, n_reactions=2, edge_met=torch.tensor([0, 2, 1, 2]),
-                          edge_rxn=torch.tensor([0, 0, 1, 1]), S_init=torch.tensor(KNOWN))
+    graph = Graph(n_metabolites=3, n_reactions=2, sub_met=torch.tensor([0, 1]), sub_rxn=torch.tensor([0, 1]),
+                  edge_met=torch.tensor([0, 2, 1, 2]), edge_rxn=torch.tensor([0, 0, 1, 1]))
+    model = MetabolismGNN(MetabolismModel(learn_stoichiometry=True), graph, c_scale=1.0, S_init=torch.tensor(KNOWN))
     return fam, cfg, model
+
+
+def clock(epoch: int) -> TrainClock:
+    return TrainClock(epoch=epoch, step=0, steps_per_epoch=1)
 
 
 def test_each_regulariser_on_a_known_S(arrays):
     fam, cfg, model = known_model(arrays, "training.coeff_S_L1=0.1", "training.coeff_S_L2=0.2",
                                   "training.coeff_S_integer=0.3", "training.coeff_mass_conservation=0.4")
-    terms = fam.stoichiometry_penalties(model, cfg.training, epoch=0)
+    terms = penalties(model, cfg.training, epoch=0)
     assert terms["S_L1"].item() == pytest.approx(0.1 * 3.75)
     assert terms["S_L2"].item() == pytest.approx(0.2 * (1 + 4 + 0.25 + 0.0625))
     # sin²(π·s): 0 on the integers, 1 at 0.5, 0.5 at −0.25
@@ -185,18 +191,19 @@ def test_each_regulariser_on_a_known_S(arrays):
     assert terms["mass_conservation"].item() == pytest.approx(0.4 * (1 + 0.0625) / 2)
     fam, cfg, model = known_model(arrays, "training.coeff_S_integer=1", "training.S_integer_loss=round",
                                   "training.coeff_mass_conservation=0")
-    assert fam.stoichiometry_penalties(model, cfg.training, 0)["S_integer"].item() == pytest.approx((0.25 + 0.0625) / 4)
+    assert cfg.training.S_integer_loss is IntegerLoss.round
+    assert penalties(model, cfg.training, 0)["S_integer"].item() == pytest.approx((0.25 + 0.0625) / 4)
     # the regularisers go through the family's hook (the trainer's entry point)
-    assert set(fam.regularizers(model, {}, None, cfg.training, 0)) == {"S_integer"}
+    assert set(fam.regularizers(model, {}, None, cfg.training, clock(0))) == {"S_integer"}
 
 
 def test_two_phase_L1_schedule(arrays):
     fam, cfg, model = known_model(arrays, "training.coeff_S_L1=0.1", "training.n_epochs_init=2", "training.first_coeff_L1=0.01")
-    assert fam.stoichiometry_penalties(model, cfg.training, 0)["S_L1"].item() == pytest.approx(0.01 * 3.75)
-    assert fam.stoichiometry_penalties(model, cfg.training, 1)["S_L1"].item() == pytest.approx(0.01 * 3.75)
-    assert fam.stoichiometry_penalties(model, cfg.training, 2)["S_L1"].item() == pytest.approx(0.1 * 3.75)
+    # the family reads the epoch from the trainer's clock
+    for epoch, coeff in ((0, 0.01), (1, 0.01), (2, 0.1)):
+        assert fam.regularizers(model, {}, None, cfg.training, clock(epoch))["S_L1"].item() == pytest.approx(coeff * 3.75)
     fam, cfg, model = known_model(arrays, "training.coeff_S_L1=0.1", "training.n_epochs_init=1")
-    assert "S_L1" not in fam.stoichiometry_penalties(model, cfg.training, 0)  # first_coeff_L1 = 0
+    assert "S_L1" not in penalties(model, cfg.training, 0)  # first_coeff_L1 = 0
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -262,7 +269,7 @@ def test_homeostasis_switch(arrays):
         x = data.x[:3]
         assert torch.allclose(model({"x": x}), model.rates(x) @ model.stoichiometry().T)
     with pytest.raises(ConfigError, match="coeff_MLP_node_L1=1.0 needs model.homeostasis=true"):
-        MetabolismFamily().validate(compose_tiny("model.homeostasis=false", "training.coeff_MLP_node_L1=1"))
+        compose_tiny("model.homeostasis=false", "training.coeff_MLP_node_L1=1")
 
 
 def test_free_substrate_orders(arrays):
@@ -277,29 +284,35 @@ def test_free_substrate_orders(arrays):
     assert not hasattr(tied, "sto_sub")
 
 
-def test_primary_metric_follows_the_mode(arrays):
-    fam, *_ = build(arrays)
-    assert fam.primary_metric == "stoichiometry_R2"
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["+regime=tiny_metabolism"])
-    fam.validate(cfg)
-    assert fam.primary_metric == "rate_constants_R2"
+def test_primary_metric_follows_the_mode():
+    fam = MetabolismFamily()
+    learned, given = compose_tiny(), compose_typed("tiny_metabolism")
+    assert fam.primary_metric(learned) == "stoichiometry_R2"
+    assert fam.primary_metric(given) == "rate_constants_R2"
+    assert fam.primary_metric(learned) == "stoichiometry_R2"  # the family keeps no state between calls
 
 
 @pytest.mark.parametrize("regime, override, match", [
     ("tiny_metabolism", "training.coeff_S_L1=0.1", "training.coeff_S_L1=0.1 acts on a learned S"),
+    ("tiny_metabolism", "training.S_grad_clip=1", "training.S_grad_clip=1.0 acts on a learned S"),
     ("tiny_metabolism", "model.S_sign_constraint=true", "model.S_sign_constraint"),
-    ("tiny_metabolism", "model.extra_edge_fraction=1", "extra_edge_fraction"),
-    ("tiny_metabolism", "model.substrate_orders=free", "substrate_orders"),
-    ("tiny_metabolism_S_learning", "training.coeff_MLP_sub_diff=1", "needs model.aggregation=product"),
-    ("tiny_metabolism_S_learning", "model.S_init_scale=0", "S_init_scale"),
-    ("tiny_metabolism_S_learning", "model.extra_edge_fraction=-1", "extra_edge_fraction"),
+    ("tiny_metabolism", "model.extra_edge_fraction=1", "model.extra_edge_fraction"),
+    ("tiny_metabolism", "model.substrate_orders=free", "model.substrate_orders"),
+    ("tiny_metabolism_S_learning", "training.coeff_MLP_sub_diff=1", "training.coeff_MLP_sub_diff=1.0 needs model.aggregation=product"),
+    ("tiny_metabolism_S_learning", "model.S_init_scale=0", "model.S_init_scale=0.0"),
+    ("tiny_metabolism_S_learning", "model.extra_edge_fraction=-1", "model.extra_edge_fraction=-1.0"),
+    ("tiny_metabolism_S_learning", "model.hidden_dim_sub=0", "model.hidden_dim_sub=0"),
+    ("tiny_metabolism_S_learning", "model.embedding_dim=-1", "model.embedding_dim=-1"),
+    ("tiny_metabolism_S_learning", "training.sparsity_threshold=0", "training.sparsity_threshold=0.0"),
+    ("tiny_metabolism_S_learning", "training.n_epochs_init=-1", "training.n_epochs_init=-1"),
+    ("tiny_metabolism_S_learning", "training.S_soft_threshold=-1", "training.S_soft_threshold=-1.0"),
+    ("tiny_metabolism_S_learning", "training.lr_S=-1", "training.lr_S=-1.0"),
+    ("tiny_metabolism_S_learning", "training.test_window=0", "training.test_window=0"),
+    ("tiny_metabolism_S_learning", "simulation.log_k_max=-3", "simulation.log_k_min=-2.0"),
 ])
 def test_bad_options_are_refused_naming_the_key(regime, override, match):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"+regime={regime}", override])
     with pytest.raises(ConfigError, match=match):
-        MetabolismFamily().validate(cfg)
+        compose_typed(regime, override)
 
 
 # --- metrics against independent code -----------------------------------------------------------

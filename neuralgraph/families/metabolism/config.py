@@ -1,4 +1,9 @@
-"""Schemas of the metabolism family: simulation (ground truth), model and training."""
+"""Schemas of the metabolism family: simulation (ground truth), model and training.
+
+Each dataclass checks its own values in ``__post_init__`` (ranges, and keys of the same block that
+must agree), so a bad value is refused with its key named when the composed config becomes typed
+objects. Keys of different blocks that must agree are checked by ``MetabolismFamily.check``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import List
 
-from neuralgraph.config.base import TrainingBase
+from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive
+from neuralgraph.errors import ConfigError
 
 
 class Stoichiometry(str, Enum):
@@ -27,6 +33,8 @@ class RateLaw(str, Enum):
 @dataclass
 class MetabolismSimulation:
     """dc_i/dt = -lambda_t(i) (c_i - c_base,t(i)) + sum_j S_ij v_j(c)."""
+
+    _section = "simulation"
 
     family: str = "metabolism"  # which simulator/model/evaluator family this block belongs to
     seed: int = 42  # seeds S, k, c0 and noise: the whole ground truth
@@ -60,6 +68,54 @@ class MetabolismSimulation:
     measurement_noise_level: float = 0.0  # std of noise on the observed c; targets become finite differences
     n_test_runs: int = 1  # held-out runs from fresh initial conditions, used by test_R2 / test_pearson
 
+    def __post_init__(self) -> None:
+        check_positive(self, "n_metabolites", "n_reactions", "n_frames", "n_metabolite_types", "substeps",
+                       "delta_t", "rate_mlp_hidden", "rate_mlp_gain", "rate_mlp_input_scale")
+        check_nonnegative(self, "n_test_runs", "noise_model_level", "measurement_noise_level")
+        if self.log_k_min > self.log_k_max:
+            raise ConfigError(
+                f"simulation.log_k_min={self.log_k_min} is larger than simulation.log_k_max={self.log_k_max}"
+            )
+        if self.concentration_min < 0 or self.concentration_min > self.concentration_max:
+            raise ConfigError(
+                "simulation.concentration_min/max must satisfy 0 <= min <= max, got "
+                f"{self.concentration_min}, {self.concentration_max}"
+            )
+        self._check_types()
+        self._check_constructor()
+
+    def _check_types(self) -> None:
+        n_types = self.n_metabolite_types
+        for key in ("homeostatic_lambda", "homeostatic_baseline"):
+            values = getattr(self, key)
+            if len(values) != n_types:
+                raise ConfigError(
+                    f"simulation.{key} has {len(values)} values; it needs one per type "
+                    f"(n_metabolite_types={n_types})"
+                )
+        if any(lam < 0 for lam in self.homeostatic_lambda):
+            raise ConfigError(f"simulation.homeostatic_lambda={list(self.homeostatic_lambda)}: values must be >= 0")
+        if n_types > self.n_metabolites:
+            raise ConfigError(f"simulation.n_metabolite_types={n_types} exceeds n_metabolites={self.n_metabolites}")
+
+    def _check_constructor(self) -> None:
+        """The keys of the chosen S constructor."""
+        n_met = self.n_metabolites
+        if self.stoichiometry == Stoichiometry.file and not self.stoichiometry_file:
+            raise ConfigError("simulation.stoichiometry=file needs simulation.stoichiometry_file (a .npy or .pt matrix)")
+        if self.stoichiometry == Stoichiometry.cycles and not 2 <= self.cycle_length <= n_met:
+            raise ConfigError(f"simulation.cycle_length={self.cycle_length} must be in [2, n_metabolites={n_met}]")
+        if self.stoichiometry == Stoichiometry.random:
+            if self.max_metabolites_per_reaction < 2:
+                raise ConfigError(
+                    f"simulation.max_metabolites_per_reaction={self.max_metabolites_per_reaction} must be >= 2"
+                )
+            if n_met < self.max_metabolites_per_reaction:
+                raise ConfigError(
+                    f"simulation.n_metabolites={n_met} must be >= "
+                    f"max_metabolites_per_reaction={self.max_metabolites_per_reaction}"
+                )
+
 
 class Aggregation(str, Enum):
     """How a reaction's substrates combine into its rate v_j."""
@@ -78,6 +134,8 @@ class SubstrateOrders(str, Enum):
 @dataclass
 class MetabolismModel:
     """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij v_j(c), with S given or learned."""
+
+    _section = "model"
 
     family: str = "metabolism"
     # Learn S: one signed coefficient per edge of the known metabolite-reaction graph (the
@@ -109,6 +167,20 @@ class MetabolismModel:
     sub_normalized: bool = True
     log_k_init: float = -1.5  # initial log10 k of every reaction (no knowledge of the true range)
     log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
+
+    def __post_init__(self) -> None:
+        check_positive(self, "hidden_dim_sub", "n_layers_sub", "hidden_dim_node", "n_layers_node",
+                       "msg_dim", "hidden_dim_rate", "n_layers_rate", "S_init_scale")
+        check_nonnegative(self, "embedding_dim", "extra_edge_fraction")
+        if self.learn_stoichiometry:
+            return
+        # Keys that act on a learned S do nothing with S given: refuse them rather than ignore them.
+        if self.S_sign_constraint:
+            raise ConfigError("model.S_sign_constraint=true acts on a learned S: set model.learn_stoichiometry=true")
+        if self.extra_edge_fraction > 0:
+            raise ConfigError("model.extra_edge_fraction > 0 needs model.learn_stoichiometry=true")
+        if self.substrate_orders != SubstrateOrders.tied:
+            raise ConfigError("model.substrate_orders=free needs model.learn_stoichiometry=true")
 
 
 class IntegerLoss(str, Enum):
@@ -164,6 +236,15 @@ class MetabolismTraining(TrainingBase):
     # Evaluation of a learned S: a candidate edge counts as present when its gauge-fixed
     # coefficient is at least this large in magnitude (0.5: it rounds to a non-zero integer).
     sparsity_threshold: float = 0.5
+
+    #: Keys that act on a learned S only (refused with S given, see ``MetabolismFamily.check``).
+    LEARNED_S_KEYS = ("coeff_S_L1", "first_coeff_L1", "coeff_S_L2", "coeff_S_integer", "coeff_mass_conservation",
+                      "S_soft_threshold", "S_grad_clip")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "sparsity_threshold", "test_window", "test_n_windows")
+        check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip")
 
 
 SCHEMAS = {

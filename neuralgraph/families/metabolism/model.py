@@ -35,104 +35,145 @@ rates are positive.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuralgraph.families.metabolism.config import Aggregation, MetabolismModel, SubstrateOrders
 from neuralgraph.nn.mlp import MLP
 
 LN10 = math.log(10.0)
+#: Points of the concentration grid on which ``coeff_MLP_sub_diff`` probes MLP_sub.
+N_PROBE = 100
+
+
+@dataclass
+class Graph:
+    """What the model is told about the network: its sizes and substrate edges, and either
+
+    - S given: ``S`` (n_met × n_rxn) and the reaction order ``sub_s`` of each substrate edge, or
+    - S learned: the candidate edges (``edge_met``, ``edge_rxn``) whose coefficients are learned
+      (every substrate edge among them).
+    """
+
+    n_metabolites: int
+    n_reactions: int
+    sub_met: torch.Tensor
+    sub_rxn: torch.Tensor
+    S: torch.Tensor | None = None
+    sub_s: torch.Tensor | None = None
+    edge_met: torch.Tensor | None = None
+    edge_rxn: torch.Tensor | None = None
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], edges: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> "Graph":
+        """A dataset's network with S given, or (``edges`` = candidate (metabolites, reactions)) with S learned."""
+        n_met, n_rxn = arrays["S"].shape
+        sub_met, sub_rxn = torch.as_tensor(arrays["sub_met"]), torch.as_tensor(arrays["sub_rxn"])
+        if edges is None:
+            return cls(n_met, n_rxn, sub_met, sub_rxn, S=torch.as_tensor(arrays["S"]),
+                       sub_s=torch.as_tensor(arrays["sub_s"]))
+        return cls(n_met, n_rxn, sub_met, sub_rxn, edge_met=torch.as_tensor(edges[0]),
+                   edge_rxn=torch.as_tensor(edges[1]))
 
 
 class MetabolismGNN(nn.Module):
+    """The GNN of the module docstring, built from its config and what the data say.
+
+    ``c_scale`` divides every concentration fed to an MLP; ``log_k_init`` (n_rxn,) are the initial
+    log10 k; ``S_init`` the initial coefficients of the candidate edges (learned S; their signs
+    follow ``S_sign_constraint``); ``k_centre`` the centre of the true log10 k range, for the
+    ``coeff_k_center`` regulariser. All of them are parameters or buffers, so a model rebuilt
+    from its config and dataset and loaded from its state dict is the trained model.
+    """
+
     def __init__(
         self,
-        S: torch.Tensor | None,
-        sub_met: torch.Tensor,
-        sub_rxn: torch.Tensor,
-        sub_s: torch.Tensor | None,
+        cfg: MetabolismModel,
+        graph: Graph,
         c_scale: float,
-        embedding_dim: int = 2,
-        hidden_dim_sub: int = 64,
-        n_layers_sub: int = 3,
-        hidden_dim_node: int = 64,
-        n_layers_node: int = 3,
-        sub_normalized: bool = True,
         log_k_init: torch.Tensor | None = None,
-        *,
-        learn_stoichiometry: bool = False,
-        n_metabolites: int | None = None,
-        n_reactions: int | None = None,
-        edge_met: torch.Tensor | None = None,
-        edge_rxn: torch.Tensor | None = None,
         S_init: torch.Tensor | None = None,
-        aggregation: str = "product",
-        homeostasis: bool = True,
-        msg_dim: int = 16,
-        hidden_dim_rate: int = 32,
-        n_layers_rate: int = 2,
-        S_sign_constraint: bool = False,
-        substrate_orders: str = "tied",
+        k_centre: float = float("nan"),
     ) -> None:
         super().__init__()
-        if aggregation not in ("product", "additive"):
-            raise ValueError(f"aggregation must be 'product' or 'additive', got {aggregation!r}")
-        self.learn_stoichiometry = bool(learn_stoichiometry)
-        self.S_sign_constraint = bool(S_sign_constraint)  # applied by project_signs() after each step
-        self.aggregation = aggregation
-        self.use_homeostasis = bool(homeostasis)
-        if self.learn_stoichiometry:
-            if edge_met is None or edge_rxn is None or n_metabolites is None or n_reactions is None:
-                raise ValueError("learned S needs edge_met, edge_rxn, n_metabolites and n_reactions")
-            n_met, n_rxn = int(n_metabolites), int(n_reactions)
-            self.register_buffer("edge_met", edge_met.long())
-            self.register_buffer("edge_rxn", edge_rxn.long())
-            lookup = {(int(m), int(r)): e for e, (m, r) in enumerate(zip(edge_met.tolist(), edge_rxn.tolist()))}
-            missing = [(int(m), int(r)) for m, r in zip(sub_met.tolist(), sub_rxn.tolist()) if (int(m), int(r)) not in lookup]
-            if missing:
-                raise ValueError(f"{len(missing)} substrate edges are not candidate edges, e.g. {missing[:3]}")
-            sub_to_edge = torch.tensor([lookup[(int(m), int(r))] for m, r in zip(sub_met.tolist(), sub_rxn.tolist())],
-                                       dtype=torch.long)
-            self.register_buffer("sub_to_edge", sub_to_edge)
-            is_sub = torch.zeros(len(edge_met), dtype=torch.bool)
-            is_sub[sub_to_edge] = True
-            self.register_buffer("edge_is_substrate", is_sub)
-            init = S_init if S_init is not None else 0.1 * torch.randn(len(edge_met))
-            self.sto = nn.Parameter(init.float().clone())
-            if substrate_orders not in ("tied", "free"):
-                raise ValueError(f"substrate_orders must be 'tied' or 'free', got {substrate_orders!r}")
-            self.substrate_order_mode = substrate_orders
-            if substrate_orders == "free":
-                # a separate learnable |s| per substrate edge (the older reference's sto_sub), from 1
-                self.sto_sub = nn.Parameter(torch.ones(len(sub_met)))
-        else:
-            n_met, n_rxn = S.shape
-            self.register_buffer("S", S.float())
-            self.register_buffer("sub_s", sub_s.float())
-            s_values, s_index = torch.unique(sub_s.float(), return_inverse=True)
-            self.register_buffer("s_values", s_values)  # distinct reaction orders
-            self.register_buffer("sub_s_index", s_index.long())
+        self.learn_stoichiometry = bool(cfg.learn_stoichiometry)
+        self.S_sign_constraint = bool(cfg.S_sign_constraint)  # applied by project_signs() after each step
+        self.aggregation = Aggregation(cfg.aggregation)
+        self.substrate_order_mode = SubstrateOrders(cfg.substrate_orders)
+        self.use_homeostasis = bool(cfg.homeostasis)
+        self.sub_normalized = bool(cfg.sub_normalized)
+        n_met, n_rxn = graph.n_metabolites, graph.n_reactions
         self.n_metabolites, self.n_reactions = n_met, n_rxn
-        self.register_buffer("sub_met", sub_met.long())
-        self.register_buffer("sub_rxn", sub_rxn.long())
+        if self.learn_stoichiometry:
+            self._init_learned_stoichiometry(graph, S_init)
+        else:
+            self._init_given_stoichiometry(graph)
+        self.register_buffer("sub_met", graph.sub_met.long())
+        self.register_buffer("sub_rxn", graph.sub_rxn.long())
         # Reaction incidence of substrate edges: sum over a reaction's substrates as one matmul.
-        incidence = torch.zeros(len(sub_met), n_rxn)
-        incidence[torch.arange(len(sub_met)), sub_rxn.long()] = 1.0
+        incidence = torch.zeros(len(graph.sub_met), n_rxn)
+        incidence[torch.arange(len(graph.sub_met)), graph.sub_rxn.long()] = 1.0
         self.register_buffer("incidence", incidence)
         self.register_buffer("has_substrate", incidence.sum(0) > 0)
-        self.c_scale = float(c_scale)
-        self.sub_normalized = sub_normalized
+        self._init_scales(float(c_scale), float(k_centre))
 
-        init = log_k_init if log_k_init is not None else torch.full((n_rxn,), -1.5)
+        init = log_k_init if log_k_init is not None else torch.full((n_rxn,), cfg.log_k_init)
         self.log_k = nn.Parameter(init.float().clone())
-        self.a = nn.Parameter(0.1 * torch.randn(n_met, embedding_dim))
-        if aggregation == "product":
-            self.mlp_sub = MLP(2, 1, hidden_dim_sub, n_layers_sub, "tanh")
+        self.a = nn.Parameter(0.1 * torch.randn(n_met, cfg.embedding_dim))
+        if self.aggregation is Aggregation.product:
+            self.mlp_sub = MLP(2, 1, cfg.hidden_dim_sub, cfg.n_layers_sub, "tanh")
         else:
-            self.mlp_sub = MLP(2, msg_dim, hidden_dim_sub, n_layers_sub, "tanh")
-            self.mlp_rate = MLP(msg_dim, 1, hidden_dim_rate, n_layers_rate, "tanh")
-        self.mlp_node = MLP(1 + embedding_dim, 1, hidden_dim_node, n_layers_node, "tanh", zero_last=True)
+            self.mlp_sub = MLP(2, cfg.msg_dim, cfg.hidden_dim_sub, cfg.n_layers_sub, "tanh")
+            self.mlp_rate = MLP(cfg.msg_dim, 1, cfg.hidden_dim_rate, cfg.n_layers_rate, "tanh")
+        self.mlp_node = MLP(1 + cfg.embedding_dim, 1, cfg.hidden_dim_node, cfg.n_layers_node, "tanh", zero_last=True)
+
+    def _init_given_stoichiometry(self, graph: Graph) -> None:
+        if graph.S is None or graph.sub_s is None:
+            raise ValueError("S given (model.learn_stoichiometry=false) needs graph.S and graph.sub_s")
+        self.register_buffer("S", graph.S.float())
+        self.register_buffer("sub_s", graph.sub_s.float())
+        s_values, s_index = torch.unique(graph.sub_s.float(), return_inverse=True)
+        self.register_buffer("s_values", s_values)  # distinct reaction orders
+        self.register_buffer("sub_s_index", s_index.long())
+
+    def _init_learned_stoichiometry(self, graph: Graph, S_init: torch.Tensor | None) -> None:
+        if graph.edge_met is None or graph.edge_rxn is None:
+            raise ValueError("learned S needs the candidate edges graph.edge_met and graph.edge_rxn")
+        edge_met, edge_rxn = graph.edge_met.long(), graph.edge_rxn.long()
+        self.register_buffer("edge_met", edge_met)
+        self.register_buffer("edge_rxn", edge_rxn)
+        lookup = {(m, r): e for e, (m, r) in enumerate(zip(edge_met.tolist(), edge_rxn.tolist()))}
+        substrates = list(zip(graph.sub_met.tolist(), graph.sub_rxn.tolist()))
+        missing = [edge for edge in substrates if edge not in lookup]
+        if missing:
+            raise ValueError(f"{len(missing)} substrate edges are not candidate edges, e.g. {missing[:3]}")
+        sub_to_edge = torch.tensor([lookup[edge] for edge in substrates], dtype=torch.long)
+        self.register_buffer("sub_to_edge", sub_to_edge)
+        is_sub = torch.zeros(len(edge_met), dtype=torch.bool)
+        is_sub[sub_to_edge] = True
+        self.register_buffer("edge_is_substrate", is_sub)
+        init = S_init if S_init is not None else 0.1 * torch.randn(len(edge_met))
+        if self.S_sign_constraint:  # start on the constraint: substrates negative, the others positive
+            init = init.abs() * torch.where(is_sub, -1.0, 1.0)
+        self.sto = nn.Parameter(init.float().clone())
+        if self.substrate_order_mode is SubstrateOrders.free:
+            # a separate learnable |s| per substrate edge (the older reference's sto_sub), from 1
+            self.sto_sub = nn.Parameter(torch.ones(len(graph.sub_met)))
+
+    def _init_scales(self, c_scale: float, k_centre: float) -> None:
+        """Buffers derived from the data: saved with the model, so a reload needs no recomputation."""
+        self.register_buffer("c_scale", torch.tensor(c_scale))
+        self.register_buffer("k_centre", torch.tensor(k_centre))
+        # MLP_sub must not decrease in c: compared at c and c + probe_dc on a grid past the data.
+        self.register_buffer("probe_c", torch.linspace(0.0, 3.0 * c_scale, N_PROBE).unsqueeze(-1))
+        self.register_buffer("probe_dc", torch.tensor(0.01 * c_scale))
 
     # S --------------------------------------------------------------------------------------
     def stoichiometry(self) -> torch.Tensor:
@@ -145,7 +186,7 @@ class MetabolismGNN(nn.Module):
     def substrate_orders(self) -> torch.Tensor:
         """|s| of every substrate edge: given, or tied to the learned coefficient of that edge."""
         if self.learn_stoichiometry:
-            if self.substrate_order_mode == "free":
+            if self.substrate_order_mode is SubstrateOrders.free:
                 return self.sto_sub.abs()
             return self.sto[self.sub_to_edge].abs()
         return self.sub_s
@@ -190,7 +231,7 @@ class MetabolismGNN(nn.Module):
         return h.index_add(1, self.sub_rxn, msg)
 
     def rates(self, c: torch.Tensor) -> torch.Tensor:
-        if self.aggregation == "product":
+        if self.aggregation is Aggregation.product:
             return torch.exp(self.log_rates(c)) * self.has_substrate
         drive = self.mlp_rate(self.messages(c))[..., 0]  # (B, R)
         return torch.exp(LN10 * self.log_k) * F.softplus(drive) * self.has_substrate

@@ -11,10 +11,10 @@ with S the stoichiometric matrix (metabolites × reactions), t(i) the metabolite
   original law, whose rates barely change with c over the usual range; the S-learning regime
   raises both sensitivities so that the rates carry information about S)
 
-log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (``substeps`` per stored frame), state clamped at 0;
-the stored target is the exact dc/dt at each stored state (before process noise). With
-measurement noise the observed c is noisy and the target becomes its forward finite difference,
-as an experimentalist would have to compute it.
+log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (:mod:`neuralgraph.integrate`,
+``substeps`` per stored frame), state clamped at 0; the stored target is the exact dc/dt at each
+stored state (before process noise). With measurement noise the observed c is noisy and the
+target becomes its forward finite difference, as an experimentalist would have to compute it.
 
 Two constructors for S:
 
@@ -39,11 +39,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
-from omegaconf import DictConfig
 
 from neuralgraph.errors import ConfigError, DataError
+from neuralgraph.families.metabolism.config import MetabolismSimulation, RateLaw, Stoichiometry
+from neuralgraph.integrate import trajectory
 from neuralgraph.metrics.activity import effective_rank
 from neuralgraph.metrics.identifiability import null_space_weight
 from neuralgraph.node_types import contiguous_types
@@ -66,9 +68,7 @@ class Network:
 
 
 def cycle_network(n_met: int, n_rxn: int, cycle_length: int, rng: np.random.Generator) -> Network:
-    """Autocatalytic cycles food + catalyst → 2 catalyst (see module docstring)."""
-    if cycle_length < 2 or cycle_length > n_met:
-        raise ConfigError(f"simulation.cycle_length={cycle_length} must be in [2, n_metabolites={n_met}]")
+    """Autocatalytic cycles food + catalyst → 2 catalyst (see module docstring); 2 ≤ L ≤ n_met."""
     S = np.zeros((n_met, n_rxn))
     sub_met, sub_rxn = [], []
     unused = list(rng.permutation(n_met))
@@ -91,13 +91,7 @@ def cycle_network(n_met: int, n_rxn: int, cycle_length: int, rng: np.random.Gene
 def random_network(
     n_met: int, n_rxn: int, max_per_reaction: int, rng: np.random.Generator, distinct_substrates: bool = False,
 ) -> Network:
-    """Random mass-conserving reactions (see module docstring)."""
-    if max_per_reaction < 2:
-        raise ConfigError(f"simulation.max_metabolites_per_reaction={max_per_reaction} must be >= 2")
-    if n_met < max_per_reaction:
-        raise ConfigError(
-            f"simulation.n_metabolites={n_met} must be >= max_metabolites_per_reaction={max_per_reaction}"
-        )
+    """Random mass-conserving reactions (see module docstring); 2 ≤ max_per_reaction ≤ n_met."""
     S = np.zeros((n_met, n_rxn))
     sub_met, sub_rxn, sub_s = [], [], []
     seen: set[tuple] = set()
@@ -165,45 +159,6 @@ class RateMLP:
         np.add.at(h, (slice(None), sub_rxn), msg)
         drive = (np.tanh(h @ self.w2 + self.b2) @ self.w3)[..., 0]
         return np.logaddexp(0.0, self.gain * drive)
-
-
-def validate(sim: DictConfig) -> None:
-    """Refuse inconsistent simulation values, naming the key."""
-    for key in ("n_metabolites", "n_reactions", "n_frames", "n_metabolite_types", "substeps"):
-        if sim[key] <= 0:
-            raise ConfigError(f"simulation.{key}={sim[key]} must be positive")
-    if sim.n_test_runs < 0:
-        raise ConfigError(f"simulation.n_test_runs={sim.n_test_runs} must be >= 0")
-    if sim.delta_t <= 0:
-        raise ConfigError(f"simulation.delta_t={sim.delta_t} must be positive")
-    if sim.log_k_min > sim.log_k_max:
-        raise ConfigError(
-            f"simulation.log_k_min={sim.log_k_min} is larger than simulation.log_k_max={sim.log_k_max}"
-        )
-    if sim.concentration_min < 0 or sim.concentration_min > sim.concentration_max:
-        raise ConfigError(
-            "simulation.concentration_min/max must satisfy 0 <= min <= max, got "
-            f"{sim.concentration_min}, {sim.concentration_max}"
-        )
-    n_types = sim.n_metabolite_types
-    for key in ("homeostatic_lambda", "homeostatic_baseline"):
-        if len(sim[key]) != n_types:
-            raise ConfigError(
-                f"simulation.{key} has {len(sim[key])} values; it needs one per type "
-                f"(n_metabolite_types={n_types})"
-            )
-    if any(lam < 0 for lam in sim.homeostatic_lambda):
-        raise ConfigError("simulation.homeostatic_lambda values must be >= 0")
-    if n_types > sim.n_metabolites:
-        raise ConfigError(f"simulation.n_metabolite_types={n_types} exceeds n_metabolites={sim.n_metabolites}")
-    for key in ("noise_model_level", "measurement_noise_level"):
-        if sim[key] < 0:
-            raise ConfigError(f"simulation.{key}={sim[key]} must be >= 0")
-    for key in ("rate_mlp_gain", "rate_mlp_input_scale"):
-        if sim[key] <= 0:
-            raise ConfigError(f"simulation.{key}={sim[key]} must be positive")
-    if sim.stoichiometry == "file" and not sim.stoichiometry_file:
-        raise ConfigError("simulation.stoichiometry=file needs simulation.stoichiometry_file (a .npy or .pt matrix)")
 
 
 def load_stoichiometry(path: str | Path, n_met: int, n_rxn: int) -> np.ndarray:
@@ -283,6 +238,40 @@ def derivative(
     return v @ net.S.T - lam * (c - base)
 
 
+@dataclass
+class TrueSystem:
+    """The module's ODE with the truth's parameters: ``system(c, t)`` is dc/dt for states c (runs, N).
+
+    ``lam`` and ``base`` are per metabolite; ``flux_limit_dt`` is the Euler step when the flux
+    limiter is on (see :func:`derivative`).
+    """
+
+    net: Network
+    k: np.ndarray
+    lam: np.ndarray
+    base: np.ndarray
+    rate_mlp: RateMLP | None = None
+    flux_limit_dt: float | None = None
+
+    def __call__(self, c: np.ndarray, t: int = 0) -> np.ndarray:
+        return derivative(c, self.net, self.k, self.lam, self.base, self.rate_mlp, self.flux_limit_dt)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], flux_limit_dt: float | None = None) -> "TrueSystem":
+        """The truth of a saved dataset (the arrays :func:`simulate` returns)."""
+        net = Network(arrays["S"].astype(np.float64), arrays["sub_met"], arrays["sub_rxn"],
+                      arrays["sub_s"].astype(np.float64))
+        types = arrays["types"]
+        rate_mlp = RateMLP.from_arrays(arrays) if "rate_mlp_w1" in arrays else None
+        return cls(net, 10.0 ** arrays["log_k"], arrays["homeostatic_lambda"][types],
+                   arrays["homeostatic_baseline"][types], rate_mlp, flux_limit_dt)
+
+
+def nonnegative(c: np.ndarray) -> np.ndarray:
+    """The Euler projection of every metabolism integration: concentrations stay >= 0."""
+    return np.maximum(c, 0.0)
+
+
 def design_gram(x: np.ndarray, net: Network, types: np.ndarray, n_types: int) -> np.ndarray:
     """AᵀA of the mass-action design matrix (parameters: k_j, λ_t, λ_t·c_base,t), in float64.
 
@@ -305,57 +294,63 @@ def design_gram(x: np.ndarray, net: Network, types: np.ndarray, n_types: int) ->
     return gram
 
 
-def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
-    """Simulate ``1 + n_test_runs`` runs of the network; run 0 is for training."""
-    validate(sim)
-    rng = np.random.default_rng(int(sim.seed))
-    n_met, n_rxn = int(sim.n_metabolites), int(sim.n_reactions)
-    if sim.stoichiometry == "cycles":
-        net = cycle_network(n_met, n_rxn, int(sim.cycle_length), rng)
-    elif sim.stoichiometry == "file":
-        net = file_network(load_stoichiometry(sim.stoichiometry_file, n_met, n_rxn))
-    else:
-        net = random_network(
-            n_met, n_rxn, int(sim.max_metabolites_per_reaction), rng, bool(sim.distinct_substrates)
-        )
-    log_k = rng.uniform(sim.log_k_min, sim.log_k_max, size=n_rxn)
-    k = 10.0**log_k
-    n_types = int(sim.n_metabolite_types)
-    types = contiguous_types(n_met, n_types)
-    lam_t = np.asarray(sim.homeostatic_lambda, dtype=np.float64)
-    base_t = np.asarray(sim.homeostatic_baseline, dtype=np.float64)
-    lam, base = lam_t[types], base_t[types]
-    rate_mlp = None
-    if sim.rate_law == "mlp":
-        rate_mlp = RateMLP(int(sim.rate_mlp_hidden), rng, float(sim.rate_mlp_gain), float(sim.rate_mlp_input_scale))
-    n_sub = int(sim.substeps)
-    h = float(sim.delta_t) / n_sub
-    flux_dt = h if sim.flux_limit else None
+def network(sim: MetabolismSimulation, rng: np.random.Generator) -> Network:
+    """The ground-truth S of the configured constructor."""
+    n_met, n_rxn = sim.n_metabolites, sim.n_reactions
+    if sim.stoichiometry == Stoichiometry.cycles:
+        return cycle_network(n_met, n_rxn, sim.cycle_length, rng)
+    if sim.stoichiometry == Stoichiometry.file:
+        return file_network(load_stoichiometry(sim.stoichiometry_file, n_met, n_rxn))
+    return random_network(n_met, n_rxn, sim.max_metabolites_per_reaction, rng, sim.distinct_substrates)
 
-    n_runs = 1 + int(sim.n_test_runs)
-    n_states = int(sim.n_frames) + 1
-    dt = float(sim.delta_t)
-    c = rng.uniform(sim.concentration_min, sim.concentration_max, size=(n_runs, n_met))
-    x = np.empty((n_runs, n_states, n_met))
-    y = np.empty_like(x)
-    for t in range(n_states):
-        x[:, t] = c
-        for s in range(n_sub):
-            dcdt = derivative(c, net, k, lam, base, rate_mlp, flux_dt)
-            if s == 0:
-                y[:, t] = dcdt
-            c = np.maximum(c + h * dcdt, 0.0)
+
+def integrate(
+    system: TrueSystem, c0: np.ndarray, sim: MetabolismSimulation, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """States and exact derivatives (runs, n_frames + 1, N) of Euler runs from c0 (runs, N).
+
+    Process noise is added after each frame (then clamped at 0); a non-finite state stops the
+    simulation with an error that says which keys to change.
+    """
+
+    def after_frame(c: np.ndarray, t: int) -> np.ndarray:
         if sim.noise_model_level > 0:
-            c = np.maximum(c + sim.noise_model_level * rng.standard_normal(c.shape), 0.0)
+            c = nonnegative(c + sim.noise_model_level * rng.standard_normal(c.shape))
         if not np.isfinite(c).all():
             raise ConfigError(
                 f"the simulation blew up at frame {t}: lower simulation.delta_t or the rate constants "
                 "(log_k_max), or turn on simulation.flux_limit"
             )
+        return c
+
+    states, derivatives, _ = trajectory(
+        system, c0, sim.n_frames + 1, float(sim.delta_t), derivatives=True, substeps=sim.substeps,
+        project=nonnegative, after_frame=after_frame,
+    )
+    # trajectory stacks frames first; the dataset stores runs first
+    return np.ascontiguousarray(states.swapaxes(0, 1)), np.ascontiguousarray(derivatives.swapaxes(0, 1))
+
+
+def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
+    """Simulate ``1 + n_test_runs`` runs of the network; run 0 is for training."""
+    rng = np.random.default_rng(sim.seed)
+    net = network(sim, rng)
+    log_k = rng.uniform(sim.log_k_min, sim.log_k_max, size=sim.n_reactions)
+    types = contiguous_types(sim.n_metabolites, sim.n_metabolite_types)
+    lam_t = np.asarray(sim.homeostatic_lambda, dtype=np.float64)
+    base_t = np.asarray(sim.homeostatic_baseline, dtype=np.float64)
+    rate_mlp = None
+    if sim.rate_law == RateLaw.mlp:
+        rate_mlp = RateMLP(sim.rate_mlp_hidden, rng, float(sim.rate_mlp_gain), float(sim.rate_mlp_input_scale))
+    flux_dt = float(sim.delta_t) / sim.substeps if sim.flux_limit else None
+    system = TrueSystem(net, 10.0**log_k, lam_t[types], base_t[types], rate_mlp, flux_dt)
+
+    c0 = rng.uniform(sim.concentration_min, sim.concentration_max, size=(1 + sim.n_test_runs, sim.n_metabolites))
+    x, y = integrate(system, c0, sim, rng)
     x_clean = x.copy()
     if sim.measurement_noise_level > 0:
-        x = np.maximum(x + sim.measurement_noise_level * rng.standard_normal(x.shape), 0.0)
-        y[:, :-1] = np.diff(x, axis=1) / dt
+        x = nonnegative(x + sim.measurement_noise_level * rng.standard_normal(x.shape))
+        y[:, :-1] = np.diff(x, axis=1) / float(sim.delta_t)
         y[:, -1] = y[:, -2]
 
     met_all, rxn_all, s_all = net.all_edges
@@ -374,13 +369,13 @@ def simulate(sim: DictConfig) -> dict[str, np.ndarray]:
         "types": types,
         "homeostatic_lambda": lam_t,
         "homeostatic_baseline": base_t,
-        "delta_t": np.float64(dt),
+        "delta_t": np.float64(sim.delta_t),
         "activity_rank_90": np.int64(effective_rank(x[0], 0.90)),
         "activity_rank_99": np.int64(effective_rank(x[0], 0.99)),
     }
     if rate_mlp is None:
         # Null-space weight of each k_j (and λ terms) in the training run's design matrix.
-        out["null_weight"] = null_space_weight(design_gram(x_clean[0], net, types, n_types))
+        out["null_weight"] = null_space_weight(design_gram(x_clean[0], net, types, sim.n_metabolite_types))
     else:
         out.update(rate_mlp.params())
     return out
