@@ -57,13 +57,25 @@ def typed(cfg: DictConfig) -> RunConfig:
     return OmegaConf.to_object(cfg)
 
 
-def status_of(primary: float, diverged: bool) -> str:
-    """converged (> 0.9) / partial / failed (< 0.1) on the primary metric, or diverged."""
+#: A primary metric above this is "converged"; an oracle below it makes the run "data_limited".
+CONVERGED = 0.9
+
+
+def status_of(primary: float, diverged: bool, oracle: float | None = None) -> str:
+    """converged (> 0.9) / partial / failed (< 0.1) on the primary metric, or diverged.
+
+    ``data_limited`` when the known-law oracle on the same data (``oracle_<primary>``) is itself
+    at or below the convergence threshold and the learner did not converge either: the data, not
+    the learner, are what is missing.
+    """
     if diverged:
         return "diverged"
+    good = primary is not None and math.isfinite(primary) and primary > CONVERGED
+    if not good and oracle is not None and math.isfinite(oracle) and oracle <= CONVERGED:
+        return "data_limited"
     if primary is None or not math.isfinite(primary) or primary < 0.1:
         return "failed"
-    return "converged" if primary > 0.9 else "partial"
+    return "converged" if primary > CONVERGED else "partial"
 
 
 def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
@@ -102,7 +114,7 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
         metrics, results = family.evaluate(model, arrays, cfg, device)
     primary = metrics.get(primary_metric, float("nan"))
     summary = {
-        "status": status_of(primary, diverged),
+        "status": status_of(primary, diverged, metrics.get(f"oracle_{primary_metric}")),
         primary_metric: primary,
         **metrics,
         "final_loss": result.final_loss,
@@ -127,6 +139,10 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
         "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, primary_metric, primary,
         summary["status"], summary["training_time_min"],
     )
+    if summary["status"] == "data_limited":
+        log.warning("data-limited: the known-law oracle reaches only %s=%.4f on these data%s", primary_metric,
+                    metrics[f"oracle_{primary_metric}"], f" ({metrics['data_limited_reason']})"
+                    if metrics.get("data_limited_reason") else "")
     return summary
 
 
