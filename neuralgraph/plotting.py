@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping
 
 import matplotlib
 
-matplotlib.use("Agg")
+# Figures are written to files, so a run needs no window system; a notebook or a user who chose a
+# backend (MPLBACKEND, as ipykernel sets it) keeps theirs and still sees the figures.
+if "MPLBACKEND" not in os.environ:
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
