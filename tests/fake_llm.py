@@ -3,7 +3,7 @@ chat-completions APIs, so tests run the real SDK clients against canned replies.
 
 Each request takes the next mode from ``server.modes`` (the last one repeats):
 ``good`` (``server.reply_text`` as the answer), ``malformed`` (prose, no JSON), ``slow``
-(sleeps ``server.slow_s`` first), ``429`` and ``500``. Requests are recorded for assertions.
+(sleeps ``server.slow_s`` first), ``401`` (a refused key), ``429`` and ``500``. Requests are recorded for assertions.
 """
 
 import json
@@ -28,8 +28,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(srv.slow_s)
             mode = "good"
-        if mode in ("429", "500"):
-            kind = "rate_limit_error" if mode == "429" else "api_error"
+        if mode in ("401", "429", "500"):
+            kind = {"401": "authentication_error", "429": "rate_limit_error", "500": "api_error"}[mode]
             self._send(int(mode), {"type": "error", "error": {"type": kind, "message": f"canned {mode}"}},
                        {"retry-after": "0"})
             return

@@ -98,23 +98,49 @@ def test_proposals_are_valid_and_distinct(seed):
 
 
 def test_evidence_turns_consistent_moves_into_principles():
-    from neuralgraph.explore.proposers.heuristic import evidence
+    from neuralgraph.explore.evidence import evidence
 
     s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.lr_k": "0.002"}, 0.4, 0.5),
                     (3, 2, {"training.lr_k": "0.004"}, 0.5, 0.6),
                     (4, 1, {"training.lr_k": "0.0005"}, 0.2, 0.3)])
     mem = evidence(s, SPACE)
-    assert mem["principles"] == ["raising training.lr_k improved R2 in 3/3 single-key mutations "
-                                 "(nodes 2, 3, 4)"]
+    assert mem["principles"] == ["raising training.lr_k improved R2 by 0.100 on average in 3/3 "
+                                 "single-key mutations with an effect above 0.010 (nodes 2, 3, 4)"]
     assert "training.lr_sub" in mem["open_questions"][0]
 
 
-def test_evidence_flags_a_key_that_changes_nothing():
-    from neuralgraph.explore.proposers.heuristic import evidence
+def test_two_real_effects_are_a_principle_and_effects_within_the_seed_noise_are_not():
+    from neuralgraph.explore.evidence import evidence
+
+    s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.lr_k": "0.002"}, 0.5, 0.5),
+                    (3, 2, {"training.lr_k": "0.004"}, 0.7, 0.6)])
+    assert evidence(s, SPACE)["principles"] == [
+        "raising training.lr_k improved R2 by 0.200 on average in 2/2 single-key mutations with "
+        "an effect above 0.010 (nodes 2, 3)"]
+    # A replicate of node 1 that differs by 0.3: an effect of 0.2 is inside twice the seed spread.
+    s.nodes[1].runs.append(Run(4, 4, 1, status="completed", reward=0.6, metrics={"R2": 0.6}))
+    assert not any("improved" in p for p in evidence(s, SPACE)["principles"])
+
+
+def test_evidence_flags_a_key_that_changes_nothing_whatever_the_wall_time():
+    from neuralgraph.explore.evidence import evidence
 
     s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.batch_size": "16"}, 0.3, 0.4),
                     (3, 1, {"training.lr_k": "0.002"}, 0.5, 0.6),
                     (4, 3, {"training.batch_size": "4"}, 0.5, 0.6)])
-    questions = evidence(s, SPACE)["open_questions"]
-    assert any("training.batch_size changed nothing at all in 2 mutations (nodes 2, 4)" in q
-               for q in questions)
+    for n in s.nodes.values():  # every run took its own time: only the results are compared
+        n.runs[0].metrics["training_time_min"] = 0.1 * n.id
+    principles = evidence(s, SPACE)["principles"]
+    assert ("training.batch_size changed nothing at all (same reward and metrics) in 2 single-key "
+            "mutations (nodes 2, 4): no measurable effect here") in principles
+
+
+def test_failed_runs_are_no_evidence():
+    from neuralgraph.explore.evidence import evidence
+
+    s = make_state([(1, None, {}, 0.3, 0.4), (2, 1, {"training.lr_k": "0.002"}, -1.0, 0.0),
+                    (3, 1, {"training.lr_k": "0.004"}, -1.0, 0.0),
+                    (4, 1, {"training.lr_k": "0.008"}, -1.0, 0.0)])
+    for nid in (2, 3, 4):
+        s.nodes[nid].runs[0].status = "failed"  # -1.0 is the placeholder below every result
+    assert evidence(s, SPACE)["principles"] == []

@@ -1,57 +1,11 @@
 """The sweep loop in process, with a fake launcher and a typed config: fast checks of the
 paths the subprocess tests do not reach."""
 
-from dataclasses import dataclass, field
-
 import pytest
-from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
+from sweeper_helpers import compose, conf, launcher
 
-from neuralgraph.explore.config import UCBLLMSweeperConf
 from neuralgraph.explore.loop import Explorer
-
-
-@dataclass
-class Training:
-    lr_k: float = 1e-3
-    batch_size: int = 8
-    seed: int = 0
-
-
-@dataclass
-class Cfg:
-    regime: str = "typed"
-    reward_key: str = "score"
-    training: Training = field(default_factory=Training)
-    search_space: dict = field(default_factory=lambda: {
-        "training.lr_k": "tag(log, interval(1e-4, 1e-2))", "training.batch_size": "choice(4, 8, 16)"})
-
-
-def compose(overrides):
-    cfg = OmegaConf.structured(Cfg)
-    cfg.merge_with_dotlist([o for o in overrides if not o.startswith("+")])
-    return cfg
-
-
-def launcher(log):
-    def launch(batch, idx):
-        out = []
-        for overrides in batch:
-            cfg = compose(overrides)
-            log.append(list(overrides))
-            score = 1.0 - abs(cfg.training.lr_k - 3e-3) * 100 + 0.001 * cfg.training.seed
-            out.append(JobReturn(overrides=overrides, status=JobStatus.COMPLETED,
-                                 _return_value={"score": score, "test_pearson": 0.99}))
-        return out
-    return launch
-
-
-def conf(**kw):
-    c = OmegaConf.structured(UCBLLMSweeperConf)
-    c.proposer = {"name": "heuristic"}
-    for k, v in kw.items():
-        c[k] = v
-    return c
 
 
 def test_replicates_use_new_seeds_and_report_spread(tmp_path):
@@ -130,8 +84,14 @@ class RecordingProposer:
         return Reply([Proposal(s.index, None, {"training.lr_k": lr[(ctx.state.iteration + s.index) % 6]})
                       for s in slots])
 
+    def check_reachable(self):
+        pass
+
     def update_memory(self, state, space):
         self.memory_updates += 1
+
+    def summarize(self, state, instructions, prompt):
+        return None
 
 
 def test_any_proposer_with_the_protocol_reads_each_regimes_document(tmp_path, monkeypatch):

@@ -1,12 +1,16 @@
 """What an LLM proposer is shown, and which instruction document a regime names."""
 
+import re
+import time
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from sweeper_helpers import ROOT
 
-from neuralgraph.explore.prompt import build_prompt, load_instructions
+from neuralgraph.explore.plots import named_plots, plots_to_show
+from neuralgraph.explore.prompt import agents_dir, build_prompt, load_instructions
 from neuralgraph.explore.proposers import Slot
 from neuralgraph.explore.regimes import instructions_file
 from neuralgraph.explore.space import parse_space
@@ -64,3 +68,45 @@ def test_instruction_document_without_a_name():
 def test_missing_instruction_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="hydra.sweeper.instructions"):
         load_instructions("metabolism.md", str(tmp_path / "none.md"))  # the explicit path wins
+
+
+def test_the_llm_is_shown_the_plots_its_instructions_name_in_their_order(tmp_path):
+    state = TreeState(regime="r", reward_key="rate_constants_R2")
+    for nid, reward in ((1, 0.4), (2, 0.9)):
+        plots = tmp_path / str(nid) / "plots"
+        plots.mkdir(parents=True)
+        # activity.png (ground truth, the same every run) is written last: newest, and not named.
+        for name in ("loss.png", "rate_constants.png", "mlp_sub.png", "rollout.png", "activity.png"):
+            (plots / name).write_bytes(b"png")
+            time.sleep(0.01)
+        node = Node(nid, None, 1, config={})
+        node.runs.append(Run(nid, nid - 1, 0, status="completed", reward=reward,
+                             working_dir=str(tmp_path / str(nid)), reward_key="rate_constants_R2"))
+        state.nodes[nid] = node
+    names = named_plots(load_instructions("metabolism.md", None))
+    assert names[:4] == ["rate_constants.png", "mlp_sub.png", "homeostasis.png", "loss.png"]
+    shown = plots_to_show(state, names, round_size=2, limit=4)
+    assert [p.name for p in shown] == ["rate_constants.png", "mlp_sub.png", "loss.png"]
+    assert all(p.path.startswith(str(tmp_path / "2")) for p in shown)  # the round's best run
+    assert shown[0].label == "rate_constants.png — node 2, iteration 2, rate_constants_R2=0.9"
+
+
+@pytest.mark.parametrize("document", ["metabolism.md", "metabolism_S_learning.md", "signal.md",
+                                      "flyvis.md"])
+def test_every_plot_a_document_names_is_one_its_family_draws(document):
+    drawn = {m for path in (ROOT / "neuralgraph" / "families").glob("*/plots.py")
+             for m in re.findall(r'"([\w.-]+\.png)"', path.read_text())}
+    names = named_plots((agents_dir() / document).read_text())
+    assert names and set(names) <= drawn, set(names) - drawn
+
+
+@pytest.mark.parametrize("regime", sorted(p.stem for p in (ROOT / "conf" / "regime").glob("*.yaml")))
+def test_every_regimes_defaults_lie_in_its_own_search_space(regime, composed):
+    """A ucb_llm sweep starts from the regime's own config; a default outside the regime's space
+    would stop the sweep at start (it used to be replaced by the smallest listed value)."""
+    from neuralgraph.explore.config import UCBLLMSweeperConf
+    from neuralgraph.explore.regimes import RegimeCatalogue
+
+    conf = OmegaConf.structured(UCBLLMSweeperConf)
+    info = RegimeCatalogue(conf, [], lambda overrides: composed(regime)).info(None)
+    assert info.defaults and info.name == regime

@@ -8,7 +8,9 @@ import pytest
 from fake_llm import USAGE_IN, USAGE_OUT, fake_llm  # noqa: F401  (fixture)
 
 from neuralgraph.explore.config import AnthropicConf, ClaudeCLIConf, OpenAIConf
-from neuralgraph.explore.proposers import Context, ProposerError, Slot, make_proposer, parse_reply
+from neuralgraph.explore.plots import Plot
+from neuralgraph.explore.proposers import (Context, ProposerError, ProposerUnavailable, Slot,
+                                           make_proposer, parse_reply)
 from neuralgraph.explore.space import parse_space
 from neuralgraph.explore.tree import TreeState
 
@@ -27,19 +29,38 @@ def ctx(tmp_path):
     return Context(state=state, space=parse_space({"training.lr_k": "tag(log, interval(1e-4, 1e-2))"}),
                    root_config={"training.lr_k": "0.001"}, slots=[Slot(0, None, 0.0, "exploit")],
                    seed=0, prompt=lambda s, f: f"PROMPT {f}", instructions="INSTRUCTIONS",
-                   images=[str(png)])
+                   images=[Plot(str(png), "plot.png — node 1, iteration 1, score=0.5")])
 
 
 def test_parse_reply_variants():
     r = parse_reply("Here you go:\n```json\n" + GOOD + "\n```\nthanks")
     assert r.proposals[0].parent is None and r.proposals[0].changes == {"training.lr_k": 0.002}
     assert r.memory == {"principles": ["lr_k matters"]}
-    r = parse_reply('{"mutations": [{"slot": 1, "parent": 3, "overrides": ["training.lr_k=0.003"]}]}')
+    assert r.raw.startswith("Here you go")
+    r = parse_reply('{"mutations": [{"slot": 1, "parent": "3", "changes": {"training.lr_k": "0.003"}}]}')
     assert r.proposals[0].parent == 3 and r.proposals[0].changes == {"training.lr_k": "0.003"}
+    assert not r.proposals[0].error
     for bad, match in [("no json here", "no JSON"), ('{"x": 1}', "mutations"),
-                       ('{"mutations": [{"parent": "seven"}]}', "integers")]:
+                       ('{"mutations": [{"slot": "first"}]}', "'slot' must be an integer")]:
         with pytest.raises(ProposerError, match=match):
             parse_reply(bad)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("replicate", "false", "'replicate' must be true or false"),  # a string is not a boolean
+    ("replicate", 0, "'replicate' must be true or false"),
+    ("parent", True, "'parent' must be a node id"),  # true is not node 1
+    ("parent", "seven", "'parent' must be a node id"),
+    ("parent", 2.5, "'parent' must be a node id"),
+    ("strategy", "yolo", "'strategy' must be one of"),
+    ("changes", ["training.lr_k=0.003"], "'changes' must be an object"),
+])
+def test_a_mutation_must_have_the_types_the_prompt_shows(field, value, match):
+    mutation = {"slot": 0, "parent": 1, "changes": {"training.lr_k": 0.003}, field: value}
+    other = {"slot": 1, "parent": "root", "changes": {"training.lr_k": 0.004}}
+    r = parse_reply(json.dumps({"mutations": [mutation, other]}))
+    assert match in r.proposals[0].error
+    assert not r.proposals[1].error  # only the broken mutation's slot is rejected
 
 
 def test_unknown_proposer_is_named():
@@ -96,8 +117,33 @@ def test_sdk_retries_a_429_then_succeeds(fake_llm, ctx, monkeypatch):  # noqa: F
 
 def test_missing_key_names_the_variable(ctx, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    with pytest.raises(ProposerError, match="ANTHROPIC_API_KEY"):
-        make_proposer({"name": "anthropic"}).propose(ctx, ctx.slots, "")
+    prop = make_proposer({"name": "anthropic"})
+    with pytest.raises(ProposerUnavailable, match="ANTHROPIC_API_KEY"):
+        prop.check_reachable()
+    with pytest.raises(ProposerUnavailable, match="ANTHROPIC_API_KEY"):
+        prop.propose(ctx, ctx.slots, "")
+
+
+@pytest.mark.parametrize("build", [_anthropic, _openai], ids=["anthropic", "openai"])
+def test_a_refused_key_is_fatal_not_a_fallback(build, fake_llm, ctx, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    fake_llm.modes = ["401"]
+    with pytest.raises(ProposerUnavailable, match="HTTP 401") as info:
+        build(fake_llm.url).propose(ctx, ctx.slots, "")
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("build", [_anthropic, _openai], ids=["anthropic", "openai"])
+def test_plots_are_sent_by_name_with_their_caption(build, fake_llm, ctx, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    fake_llm.reply_text = GOOD
+    build(fake_llm.url).propose(ctx, ctx.slots, "")
+    content = fake_llm.requests[-1]["body"]["messages"][-1]["content"]
+    assert [block["type"] for block in content][:2] == ["text", "text"]
+    assert content[1]["text"] == "Plot 1: plot.png — node 1, iteration 1, score=0.5"
+    assert content[2]["type"] in ("image", "image_url")  # the image right after its caption
 
 
 def test_openai_local_server_needs_no_key(fake_llm, ctx, monkeypatch):  # noqa: F811
@@ -123,7 +169,9 @@ def test_claude_cli_reads_the_json_result(tmp_path, ctx):
 
 def test_claude_cli_missing_binary_is_named(ctx):
     prop = make_proposer({"name": "claude_cli", "command": ["no-such-claude-binary"]})
-    with pytest.raises(ProposerError, match="not found"):
+    with pytest.raises(ProposerUnavailable, match="not found on PATH"):
+        prop.check_reachable()
+    with pytest.raises(ProposerUnavailable, match="not found on PATH"):
         prop.propose(ctx, ctx.slots, "")
 
 

@@ -75,10 +75,26 @@ def test_valid_mutation(space):
     ({"training.lr_k": "0.001"}, "unchanged"),
     ({}, "at least one"),
     ({"training.lr_k": "[0.1"}, "does not parse"),
+    ({"training.lr_k": 0.002, "training.dal": 300, "training.batch_size": 16}, "at most 2 key"),
+    ({"training.lr_k": 0.002, "lr_k": 0.003}, "named twice"),
 ])
 def test_rejections(space, changes, match):
     with pytest.raises(ProposalError, match=match):
         check_proposal(changes, PARENT, space, [])
+
+
+def test_the_key_limit_is_the_callers(space):
+    three = {"training.lr_k": 0.002, "training.dal": 300, "training.batch_size": 16}
+    assert len(check_proposal(three, PARENT, space, [], max_keys=3).changed) == 3
+    with pytest.raises(ProposalError, match="at most 1 key"):
+        check_proposal({"training.lr_k": 0.002, "training.dal": 300}, PARENT, space, [], max_keys=1)
+
+
+def test_nearest_legal_value():
+    space = parse_space({"a": "tag(log, interval(1e-4, 1e-2))", "b": "choice(10, 20, 40)",
+                         "c": "choice(adam, sgd)"})
+    assert space.dims["a"].nearest(0.5) == 1e-2 and space.dims["b"].nearest(33) == 40
+    assert space.dims["c"].nearest("rmsprop") is None
 
 
 def test_duplicate_of_evaluated_config(space):

@@ -39,6 +39,12 @@ def test_ucb_llm_proposer_group(cfg_for):
     assert "training.lr_k" in cfg.search_space and cfg.reward_key == "rate_constants_R2"
 
 
-def test_optuna_regime_preset(cfg_for):
-    sweeper = cfg_for("hydra/sweeper=optuna_regime").hydra.sweeper
-    assert sweeper.direction == "maximize" and sweeper.storage is None
+@pytest.mark.parametrize("name", ["optuna", "optuna_regime"])
+def test_optuna_is_our_regime_aware_sweeper(cfg_for, name):
+    """Not the PyPI hydra-optuna-sweeper (whose optuna<3 pin this package replaces): the direction
+    comes from the regime, and the study lives in memory unless a storage is given."""
+    sweeper = cfg_for(f"hydra/sweeper={name}").hydra.sweeper
+    assert sweeper._target_ == "hydra_plugins.ucb_llm_sweeper.optuna_regime.OptunaRegimeSweeper"
+    assert sweeper.direction is None and sweeper.storage is None
+    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler"
+    assert cfg_for(f"hydra/sweeper={name}", "hydra/sweeper/sampler=random").hydra.sweeper.sampler.seed is None

@@ -39,10 +39,14 @@ class UCBLLMSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
+        from neuralgraph.explore.liveness import TrackedTask
+
         self.config = config
         self.hydra_context = hydra_context
+        # Each job keeps a liveness marker, so a resumed sweep waits for the jobs a kill left
+        # running (joblib workers, submitit, SLURM) instead of launching them twice.
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=TrackedTask(task_function), config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
         from pathlib import Path

@@ -13,6 +13,7 @@ from typing import Optional
 
 from .proposers import Context, Proposal, Slot
 from .regimes import RegimeCatalogue
+from .text import RATIONALE_CHARS, capped
 from .tree import TreeState
 from .validate import ProposalError, check_proposal
 
@@ -42,27 +43,33 @@ def make_candidate(state: TreeState, ctx: Context, slot: Slot, prop: Proposal,
                    accepted: dict[int, Candidate], proposer: str,
                    regimes: RegimeCatalogue) -> Candidate:
     """Validate ``prop`` for ``slot``; raises :class:`ProposalError` naming what is wrong."""
+    if prop.error:
+        raise ProposalError(prop.error)
     block_ids = {n.id for n in state.block_nodes() if n.reward is not None}
     if prop.parent is not None and prop.parent not in block_ids:
         raise ProposalError(f"parent {prop.parent} is not an evaluated node of this block; "
                             f"use one of {sorted(block_ids) or ['root']}")
     rule = parent_rule(slot, prop.parent)
+    rationale = capped(prop.rationale, RATIONALE_CHARS)
     if prop.replicate:
         if prop.parent is None:
             raise ProposalError("a replicate needs a parent node to re-run")
+        if prop.changes:
+            raise ProposalError("a replicate re-runs the parent's config as it is: leave "
+                                "'changes' empty, or set 'replicate' to false")
         node = state.nodes[prop.parent]
         return Candidate(node.parent, dict(node.config), node.mutation, {}, node.id,
-                         "replicate", prop.rationale, proposer, rule)
+                         "replicate", rationale, proposer, rule)
     taken = ctx.taken + queued_configs(accepted)
     if not prop.changes and prop.parent is None:
         if ctx.root_config in taken:
             raise ProposalError("the block root was already evaluated; propose a change")
         return Candidate(None, dict(ctx.root_config), "", {}, None,
-                         prop.strategy or "baseline", prop.rationale, proposer, rule)
-    checked = check_proposal(prop.changes, ctx.config_of(prop.parent), ctx.space, taken)
+                         prop.strategy or "baseline", rationale, proposer, rule)
+    checked = check_proposal(prop.changes, ctx.config_of(prop.parent), ctx.space, taken, ctx.max_keys)
     regimes.check_composes(state, checked.config)
     return Candidate(prop.parent, checked.config, checked.mutation, checked.changed, None,
-                     prop.strategy or "exploit", prop.rationale, proposer, rule)
+                     prop.strategy or "exploit", rationale, proposer, rule)
 
 
 def parent_rule(slot: Slot, chosen: Optional[int]) -> str:

@@ -109,8 +109,13 @@ class UCBLLMSweeperConf:
         default_factory=lambda: ["exploit", "exploit", "explore", "principle"]
     )
     seed_key: str = "training.seed"
-    failure_reward: float = 0.0  # reward of a failed job or a missing/non-finite metric
-    max_failure_rate: float = 1.0  # abort when a round's failed fraction exceeds this
+    # Reward of a failed job (it raised, or its reward is missing or not finite). None: below
+    # every finished job's reward, recomputed as results arrive (see recording.failure_floor).
+    failure_reward: Optional[float] = None
+    max_failure_rate: float = 0.5  # stop when more than this fraction of the jobs so far failed
+    max_changed_keys: int = 2  # keys one mutation may change (the prompt says the same)
+    max_failed_rounds: int = 3  # stop when the proposer gave no usable reply this many rounds in a row
+    resume_stale_s: float = 300.0  # a job's heartbeat older than this: the job is gone (resume)
     seed: int = 0  # the heuristic's random stream
     instructions: Optional[str] = None  # path; None: the document the regime names in agents/
     landscape: LandscapeConf = field(default_factory=LandscapeConf)

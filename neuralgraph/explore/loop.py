@@ -9,6 +9,10 @@ and the sweep directory. :class:`Explorer` only coordinates; each job has its ow
 - :mod:`.planning` — a round's parents, the proposer's answers, validation, re-asks, fallback;
 - :mod:`.jobs` — launching a round and resuming the jobs a kill left pending;
 - :mod:`.recording` — results into the tree, block summaries, the files in the sweep directory.
+
+Before the first job the sweep checks what would otherwise fail late or silently: another sweeper
+on the same directory (:mod:`.lock`), a proposer that cannot be reached (no API key, no
+``claude`` binary), and a regime whose defaults lie outside its own search space.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig
 
+from .calllog import CallLog
 from .jobs import JobRunner
+from .lock import SweepLock
 from .planning import RoundPlanner
 from .proposers import make_proposer
 from .recording import Recorder
@@ -40,14 +46,20 @@ class Explorer:
     ) -> None:
         self.conf = conf
         self.sweep_dir = Path(sweep_dir)
-        proposer = make_proposer(conf.proposer)
+        self.proposer = make_proposer(conf.proposer)
         self.regimes = RegimeCatalogue(conf, arguments, compose)
-        self.planner = RoundPlanner(conf, proposer, self.regimes)
-        self.recorder = Recorder(conf, self.sweep_dir, proposer, self.regimes)
+        calls = CallLog(self.sweep_dir)
+        self.planner = RoundPlanner(conf, self.proposer, self.regimes, calls)
+        self.recorder = Recorder(conf, self.sweep_dir, self.proposer, self.regimes, calls)
         self.jobs = JobRunner(conf, self.regimes, self.recorder, launch)
 
     def run(self) -> TreeState:
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        with SweepLock(self.sweep_dir, "ucb_llm"):
+            self.proposer.check_reachable()
+            self.regimes.check_all()
+            return self._run()
+
+    def _run(self) -> TreeState:
         state = self.recorder.load_or_start()
         self.jobs.resume(state)
         n_iter, block_len = int(self.conf.n_iterations), int(self.conf.n_iter_block)

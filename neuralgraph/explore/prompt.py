@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .proposers.base import Slot
+from .proposers.base import STRATEGIES, Slot
 from .render import classify, metric_line, short_config
 from .space import SearchSpace
 from .tree import TreeState
@@ -21,8 +21,7 @@ from .tree import TreeState
 ANSWER_FORMAT = {
     "mutations": [{
         "slot": 0, "parent": "<node id from the UCB scores, or 'root'>",
-        "strategy": "exploit | explore | boundary-probe | degeneracy-break | switch-dimension | "
-                    "recombine | replicate | principle-test",
+        "strategy": " | ".join(STRATEGIES),
         "changes": {"<key from the search space>": "<one value inside its range>"},
         "replicate": False,
         "rationale": "<one line: the hypothesis this run tests>",
@@ -68,6 +67,7 @@ def build_prompt(
     n_iter_block: int,
     regimes: Optional[list[str]] = None,
     block_end: bool = False,
+    max_keys: int = 2,
 ) -> str:
     first = state.iteration + 1
     last = state.iteration + len(slots)
@@ -79,7 +79,7 @@ def build_prompt(
     if block_end:
         out.append(">>> BLOCK END <<<")
     out += [
-        f"Regime: {state.block_regime}. Primary metric (reward, maximised): {state.reward_key}.",
+        f"Regime: {state.block_regime}. Primary metric (reward, maximised): {state.block_key}.",
         "", "## Search space (only these keys may change; simulation keys are frozen)",
         space.describe() or "(empty)",
         "", "## Working memory", memory_text,
@@ -97,14 +97,28 @@ def build_prompt(
         out += ["", "At this block end also choose the next regime: add \"next_regime\" "
                 f"with one of: {', '.join(regimes)}."]
     out += ["", "## Answer", "Answer with one JSON object, nothing else, in this form "
-            "(one entry in mutations per slot; change one or two keys; values must lie inside "
-            "the search space; no lists, ranges or interpolations; 'replicate': true re-runs the "
-            "parent's config with another seed to measure noise):",
+            f"(one entry in mutations per slot; change at most {max_keys} key(s); values must lie "
+            "inside the search space; no lists, ranges or interpolations; 'slot' is an integer, "
+            "'parent' a node id or \"root\", 'replicate' true or false; 'replicate': true re-runs "
+            "the parent's config with another seed to measure noise, with 'changes' left empty):",
             json.dumps(ANSWER_FORMAT, indent=1)]
     if feedback:
         out += ["", "## Your previous answer was rejected", feedback,
                 "Fix these and answer again with the full JSON object."]
     return "\n".join(out)
+
+
+def build_summary_prompt(state: TreeState, block_text: str, memory_text: str) -> str:
+    """What the LLM is asked at a block's end: the block's runs and the memory, and a summary."""
+    return "\n".join([
+        f">>> BLOCK {state.block} END <<< Regime: {state.block_regime}. Reward: {state.block_key}.",
+        "", "## This block's runs", block_text or "(none)",
+        "", "## Working memory", memory_text,
+        "", "## Answer",
+        "Write the block summary in at most 6 sentences of plain text (no headings, no lists, "
+        "no JSON): what the block established, with node ids as evidence; what failed; what the "
+        "next block should try first. It is stored in analysis.md and shown in every later prompt.",
+    ])
 
 
 def _recent(state: TreeState, limit: int = 8) -> str:
@@ -113,7 +127,7 @@ def _recent(state: TreeState, limit: int = 8) -> str:
         return "(none yet)"
     lines = []
     for node, run in done:
-        metrics = metric_line(run.metrics, state.reward_key)
+        metrics = metric_line(run.metrics, run.reward_key or state.block_key)
         line = (f"Iter {run.iteration} node {node.id} [{classify(None, run)}]: "
                 f"{node.mutation or node.strategy or 'base'} -> {metrics or 'no metrics'}")
         if run.error:

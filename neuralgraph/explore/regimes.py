@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from .space import SearchSpace, parse_space
+from .errors import SweepError
+from .space import SearchSpace, fmt, parse_space
 from .tree import TreeState
 from .validate import ProposalError
 
@@ -85,6 +86,12 @@ class RegimeCatalogue:
         """The regime of block 1: the landscape's first, else the command line's config."""
         return self.info(self.landscape[0] if self.landscape else None)
 
+    def check_all(self) -> None:
+        """Compose every regime the sweep may study, so a contradiction stops it at the start
+        rather than at a block boundary hours later."""
+        for regime in self.landscape or [None]:
+            self.info(regime)
+
     def of_block(self, state: TreeState) -> RegimeInfo:
         return self.info(self._block_arg(state))
 
@@ -96,7 +103,10 @@ class RegimeCatalogue:
             space = self._space(cfg)
             reward_key = self._reward_key(cfg)
             seed = OmegaConf.select(cfg, self.conf.seed_key, default=None)
-            self._cache[key] = RegimeInfo(name, space, reward_key, _defaults(cfg, space),
+            source = ("hydra.sweeper.params" if self.conf.params is not None
+                      else "its search_space")
+            defaults = _defaults(name, cfg, space, set(self.cli_space), source)
+            self._cache[key] = RegimeInfo(name, space, reward_key, defaults,
                                           None if seed is None else int(seed),
                                           instructions_file(cfg))
         return self._cache[key]
@@ -107,7 +117,7 @@ class RegimeCatalogue:
         merged = dict(params or {})
         merged.update(self.cli_space)
         if not merged:
-            raise ValueError(
+            raise SweepError(
                 "ucb_llm: empty search space; give the regime a `search_space`, or set "
                 "hydra.sweeper.params in a config file (sweep syntax cannot go on the command line)"
             )
@@ -116,7 +126,7 @@ class RegimeCatalogue:
     def _reward_key(self, cfg: DictConfig) -> str:
         reward_key = self.conf.reward_key or OmegaConf.select(cfg, "reward_key")
         if not reward_key:
-            raise ValueError("ucb_llm: no reward key; set `reward_key` in the regime or "
+            raise SweepError("ucb_llm: no reward key; set `reward_key` in the regime or "
                              "hydra.sweeper.reward_key")
         return str(reward_key)
 
@@ -165,17 +175,34 @@ class RegimeCatalogue:
         return out + [f"+regime={regime}"]
 
 
-def _defaults(cfg: DictConfig, space: SearchSpace) -> dict[str, str]:
-    """The composed config's value of each mutable key, clipped into the space."""
-    defaults = {}
+def _defaults(name: str, cfg: DictConfig, space: SearchSpace, cli_keys: set[str],
+              source: str) -> dict[str, str]:
+    """The composed config's value of each mutable key: the block root.
+
+    A default outside the space the regime itself declares is a contradiction in the regime
+    (its own config could never be a node of its sweep): :class:`SweepError` names it. A range
+    typed on the command line is the user narrowing the search on purpose: the root moves to the
+    legal value nearest the default, and the log says so.
+    """
+    defaults, outside = {}, []
     for k, dim in space.dims.items():
         v: Any = OmegaConf.select(cfg, k, default=None)
         if v is None:
-            raise ValueError(f"ucb_llm: search-space key '{k}' is not in the composed config")
+            raise SweepError(f"ucb_llm: search-space key '{k}' is not in the composed config of "
+                             f"regime '{name}'")
         if not dim.contains(v):
-            # A root outside the space would pass its out-of-range value to every child.
-            clipped = dim.from_unit(dim.to_unit(v)) if dim.kind == "interval" else dim.choices[0]
-            log.warning("ucb_llm: %s=%s is outside the search space; the root uses %s", k, v, clipped)
-            v = clipped
+            near = dim.nearest(v) if k in cli_keys else None
+            if near is None:
+                outside.append(f"{k}={fmt(v)} ({dim.describe()})")
+                continue
+            log.warning("ucb_llm: %s=%s is outside the range given on the command line (%s); "
+                        "the block root uses %s", k, fmt(v), dim.describe(), fmt(near))
+            v = near
         defaults[k] = dim.canonical(v)
+    if outside:
+        raise SweepError(
+            f"ucb_llm: regime '{name}': default {'; '.join(outside)} lies outside {source}; widen "
+            "the range to include the default (or change the default): the block root is the "
+            "regime's own config"
+        )
     return defaults

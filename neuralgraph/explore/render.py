@@ -3,6 +3,8 @@
 ``ucb_scores.txt`` and ``memory.md`` are rewritten after every round; ``analysis.md`` only grows
 (one ``## Iter N`` entry per finished run, in the users' format, plus block headers and
 summaries); ``tree.png`` and ``optimization_results.yaml`` show the tree and the best node.
+Every piece of free text a proposer wrote (rationale, notes, memory, summaries) and every error
+text passes through :func:`~.text.one_line` on its way into markdown: one escaped line, capped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import yaml
 
 from neuralgraph.io import write_bytes, write_text
 
+from .text import RATIONALE_CHARS, SUMMARY_CHARS, one_line
 from .tree import Node, Run, TreeState
 from .ucb import Score, ucb_scores
 
@@ -65,7 +68,7 @@ def render_ucb(state: TreeState, scores: list[Score], c: float, formula: str, n_
     n_total = sum(len(n.finished_runs()) for n in state.block_nodes())
     head = (f"=== UCB Scores (block {state.block}, regime {state.block_regime}, iters "
             f"{first}-{first + n_iter_block - 1}, N={n_total}, c={c}, formula={formula}, "
-            f"reward={state.reward_key}) ===")
+            f"reward={state.block_key}) ===")
     lines = [head]
     for s in scores:
         node = state.nodes[s.node]
@@ -93,16 +96,16 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
     if is_replicate:
         node_line = f"Node: id={node.id} (replicate {replicate_no}, seed={run.seed}), parent={parent}"
     if is_replicate:
-        mode = "Mode/Strategy: replicate" + (f" — {run.note}" if run.note else "")
+        mode = "Mode/Strategy: replicate" + (f" — {one_line(run.note, RATIONALE_CHARS)}" if run.note else "")
     else:
-        mode = f"Mode/Strategy: {node.strategy or '-'} ({node.proposer})"
+        mode = f"Mode/Strategy: {one_line(node.strategy or '-', 40)} ({node.proposer})"
         if node.rationale:
-            mode += f" — {node.rationale}"
-    metric_text = metric_line(run.metrics, state.reward_key)
+            mode += f" — {one_line(node.rationale, RATIONALE_CHARS)}"
+    key = run.reward_key or state.block_key
+    metric_text = metric_line(run.metrics, key)
     if run.status == "failed":
-        metric_text = f"{state.reward_key}=FAILED ({run.error.splitlines()[-1][:200] if run.error else 'no error text'})"
-    elif state.reward_key not in run.metrics:
-        metric_text += f" ({state.reward_key} missing: reward {num(run.reward)})"
+        why = run.error.strip().splitlines()[-1] if run.error.strip() else "no error text"
+        metric_text = f"{key}=FAILED ({one_line(why, 200)})"
     seed = f", seed={run.seed}" if run.seed is not None else ""
     lines = [
         f"## Iter {run.iteration}: {status}",
@@ -112,14 +115,14 @@ def analysis_entry(state: TreeState, node: Node, run: Run, next_parent: Optional
         f"Metrics: {metric_text}",
     ]
     if visual:
-        lines.append(f"Visual: {visual}")
+        lines.append(f"Visual: {one_line(visual)}")
     lines.append(f"Mutation: {'none (replicate)' if is_replicate else (node.mutation or 'none (block root)')}")
     if is_replicate:
         lines.append(f"Parent rule: re-run node {node.id}'s config with seed {run.seed}")
     else:
         lines.append(f"Parent rule: {node.parent_rule or '-'}")
     if node.fallback and not is_replicate:
-        lines.append(f"Fallback: {node.fallback}")
+        lines.append(f"Fallback: {one_line(node.fallback)}")
     lines.append(f"Observation: {observe(state, node, run)}")
     lines.append(f"Next: parent={'root' if next_parent is None else next_parent}")
     return "\n".join(lines) + "\n\n"
@@ -135,7 +138,7 @@ def metric_line(metrics: dict[str, Any], reward_key: str, limit: int = _SHOWN_ME
 
 def observe(state: TreeState, node: Node, run: Run) -> str:
     if run.status == "failed":
-        return "the job failed; it counts as the worst reward"
+        return "the job failed; it scores below every finished job"
     parts = []
     if len(node.finished_runs()) > 1:
         parts.append(f"node reward now {reward_text(node)}")
@@ -163,52 +166,66 @@ def render_memory(state: TreeState, n_iter_block: int) -> str:
     for b in state.blocks:
         best = "-" if b.best_reward is None else f"{b.best_reward:.4f}"
         out.append(f"| {b.block} | {b.regime} | {b.first_iter}-{b.last_iter} | {best} | "
-                   f"{b.best_spread:.4f} | {b.best_node} | {short_config(b.best_config)} | {b.note} |")
-    out += ["", "### Established Principles", ""] + [f"- {p}" for p in mem.principles]
-    out += ["", "### Open Questions", ""] + [f"- {q}" for q in mem.open_questions]
+                   f"{b.best_spread:.4f} | {b.best_node} | {short_config(b.best_config)} | "
+                   f"{one_line(b.note, 200)} |")
+    out += ["", "### Established Principles", ""] + [f"- {one_line(p)}" for p in mem.principles]
+    out += ["", "### Open Questions", ""] + [f"- {one_line(q)}" for q in mem.open_questions]
     out += ["", "---", "", "## Previous Block Summary", ""]
     if state.blocks:
         b = state.blocks[-1]
+        spread = '-' if b.best_reward is None else f'{b.best_reward:.4f} ± {b.best_spread:.4f}'
         out.append(f"Block {b.block} ({b.regime}, iters {b.first_iter}-{b.last_iter}): best node "
-                   f"{b.best_node}, {state.reward_key}="
-                   f"{'-' if b.best_reward is None else f'{b.best_reward:.4f} ± {b.best_spread:.4f}'}. {b.note}")
+                   f"{b.best_node}, {b.reward_key or state.reward_key}={spread}. {one_line(b.note)}")
+        if b.summary:
+            out += ["", f"Summary ({b.summary_by}): {one_line(b.summary, SUMMARY_CHARS)}"]
     first = (state.block - 1) * n_iter_block + 1
     out += ["", "---", "", f"## Current Block (Block {state.block})", "", "### Block Info", "",
-            f"- Regime: {state.block_regime}", f"- Primary metric: {state.reward_key}",
+            f"- Regime: {state.block_regime}", f"- Primary metric: {state.block_key}",
             f"- Iterations: {first} to {first + n_iter_block - 1}",
             f"- Starting config: {short_config(state.block_base)}",
-            "", "### Hypothesis", "", mem.hypothesis or "-", "", "### Iterations This Block", ""]
+            "", "### Hypothesis", "", one_line(mem.hypothesis) or "-", "", "### Iterations This Block", ""]
     for node, run in state.all_runs():
         if node.block != state.block or run.status == "pending":
             continue
         tag = "replicate" if node.runs.index(run) > 0 else (node.strategy or "-")
         parent = "root" if node.parent is None else node.parent
-        out.append(f"- Iter {run.iteration} (node {node.id} <- {parent}, {tag}): "
-                   f"{node.mutation or 'base config'} -> {state.reward_key}={num(run.reward)}"
-                   f" [{classify(None, run)}]")
-    out += ["", "### Emerging Observations", ""] + [f"- {o}" for o in mem.observations]
+        out.append(f"- Iter {run.iteration} (node {node.id} <- {parent}, {one_line(tag, 40)}): "
+                   f"{node.mutation or 'base config'} -> {run.reward_key or state.block_key}="
+                   f"{num(run.reward)} [{classify(None, run)}]")
+    out += ["", "### Emerging Observations", ""] + [f"- {one_line(o)}" for o in mem.observations]
     return "\n".join(out) + "\n"
 
 
 # ---- optimization_results.yaml ---------------------------------------------------------------
-def render_results(state: TreeState) -> str:
+def render_results(state: TreeState, direction: str = "maximize") -> str:
+    """The best node (among those with a finished run) in the metric's own units, the blocks,
+    and how often jobs failed and the proposer's calls failed or fell back."""
+    sign = -1.0 if direction == "minimize" else 1.0
     best = state.best_node()
-    data: dict[str, Any] = {"name": "ucb_llm", "reward_key": state.reward_key,
-                            "iterations": state.iteration}
+    runs = [r for _, r in state.all_runs() if r.status != "pending"]
+    data: dict[str, Any] = {"name": "ucb_llm", "reward_key": state.reward_key, "direction": direction,
+                            "iterations": state.iteration,
+                            "failed_runs": sum(r.status == "failed" for r in runs)}
     if best is not None:
         metric_keys = sorted({k for r in best.finished_runs() for k in r.metrics})
         data.update({
             "best_node": best.id,
-            "best_value": float(best.reward),
+            "best_value": sign * float(best.reward),
             "best_value_spread": float(best.spread),
             "best_value_runs": len(best.finished_runs()),
+            "best_reward_key": best.runs[0].reward_key or state.reward_key,
             "best_params": {k: _plain(v) for k, v in sorted(best.config.items())},
             "best_metrics": {k: best.mean_metric(k) for k in metric_keys if best.mean_metric(k) is not None},
             "best_regime": state.regime_of(best),
         })
-    data["blocks"] = [{"block": b.block, "regime": b.regime, "best_node": b.best_node,
-                       "best_value": b.best_reward, "best_value_spread": b.best_spread}
+    data["blocks"] = [{"block": b.block, "regime": b.regime, "reward_key": b.reward_key,
+                       "best_node": b.best_node,
+                       "best_value": None if b.best_reward is None else sign * b.best_reward,
+                       "best_value_spread": b.best_spread}
                       for b in state.blocks]
+    data["proposer"] = {"calls": state.proposer_calls,
+                        "failed_calls": sum(not c.ok for c in state.llm_calls),
+                        "fallback_slots": state.fallback_slots}
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -256,7 +273,7 @@ def render_tree_png(state: TreeState, path: Path) -> None:
         cursor[0] += 0.5
     width = max(6.0, min(40.0, 0.45 * cursor[0] + 2))
     fig, ax = plt.subplots(figsize=(width, 5))
-    rewards = [n.reward for n in nodes.values() if n.reward is not None]
+    rewards = [n.reward for n in nodes.values() if n.reward is not None and n.succeeded]
     lo, hi = (min(rewards), max(rewards)) if rewards else (0.0, 1.0)
     cmap = plt.get_cmap("viridis")
     for n in nodes.values():
@@ -265,7 +282,10 @@ def render_tree_png(state: TreeState, path: Path) -> None:
         px, py = parent_xy if parent_xy else (x, 0)
         ax.plot([px, x], [py, y], color="0.7", lw=0.8, zorder=1)
         r = n.reward
-        color = "lightgrey" if r is None else cmap((r - lo) / (hi - lo) if hi > lo else 0.5)
+        if r is None or not n.succeeded:  # pending, or failed: its reward is a placeholder
+            color = "lightgrey" if r is None else "lightcoral"
+        else:
+            color = cmap((r - lo) / (hi - lo) if hi > lo else 0.5)
         ax.scatter([x], [y], s=260, color=color, edgecolor="k", zorder=2)
         label = str(n.id) + (f"\nn={len(n.finished_runs())}" if len(n.finished_runs()) > 1 else "")
         ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=3)
@@ -285,13 +305,14 @@ def render_tree_png(state: TreeState, path: Path) -> None:
     write_bytes(path, buf.getvalue())
 
 
-def write_all(state: TreeState, sweep_dir: Path, c: float, formula: str, n_iter_block: int) -> None:
+def write_all(state: TreeState, sweep_dir: Path, c: float, formula: str, n_iter_block: int,
+              direction: str = "maximize") -> None:
     """Rewrite the derived files (not analysis.md, which the loop appends to)."""
     sweep_dir = Path(sweep_dir)
     scores = ucb_scores({n.id: n for n in state.block_nodes()}, c, formula)
     write_text(sweep_dir / "ucb_scores.txt", render_ucb(state, scores, c, formula, n_iter_block))
     write_text(sweep_dir / "memory.md", render_memory(state, n_iter_block))
-    write_text(sweep_dir / "optimization_results.yaml", render_results(state))
+    write_text(sweep_dir / "optimization_results.yaml", render_results(state, direction))
     if state.nodes:
         render_tree_png(state, sweep_dir / "tree.png")
 

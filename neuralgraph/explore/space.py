@@ -65,6 +65,16 @@ class Dimension:
             return fmt(int(value) if self.integer else float(value))
         return fmt(value)
 
+    def nearest(self, value: Any) -> Any:
+        """The legal value closest to a number outside the dimension (None for a non-number)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if self.kind == "interval":
+            v = min(max(float(value), self.low), self.high)
+            return int(round(v)) if self.integer else v
+        numbers = [c for c in self.choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+        return min(numbers, key=lambda c: abs(float(c) - float(value))) if numbers else None
+
     def describe(self) -> str:
         if self.kind == "interval":
             scale = "log" if self.log else ("int" if self.integer else "linear")

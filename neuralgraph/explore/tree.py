@@ -31,12 +31,13 @@ class Run:
     job_idx: int
     seed: Optional[int]
     overrides: list[str] = field(default_factory=list)
-    status: str = "pending"  # pending | completed (task ran) | failed (job raised)
+    status: str = "pending"  # pending | completed (a finite reward) | failed (raised, or no reward)
     reward: Optional[float] = None
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     working_dir: str = ""
     note: str = ""  # for a replicate: why it was run (its node keeps the first run's rationale)
+    reward_key: str = ""  # the metric this run was scored by: its block's regime's reward key
 
 
 @dataclass
@@ -71,6 +72,11 @@ class Node:
         return [r for r in self.runs if r.status != "pending" and r.reward is not None]
 
     @property
+    def succeeded(self) -> bool:
+        """At least one run produced a finite reward (a node of failures only is never "best")."""
+        return any(r.status == "completed" for r in self.runs)
+
+    @property
     def reward(self) -> Optional[float]:
         """Mean reward over finished runs (None before the first one)."""
         rewards = [r.reward for r in self.finished_runs()]
@@ -99,6 +105,9 @@ class BlockSummary:
     best_spread: float
     best_config: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    reward_key: str = ""
+    summary: str = ""  # the LLM's block-end summary (capped; escaped when rendered)
+    summary_by: str = ""  # the proposer that wrote it
 
 
 @dataclass
@@ -120,18 +129,26 @@ class TreeState:
     job_idx: int = 0
     block: int = 1
     block_regime: str = ""
+    block_reward_key: str = ""  # the current block's regime's reward key ("": reward_key)
     block_base: dict[str, str] = field(default_factory=dict)
     nodes: dict[int, Node] = field(default_factory=dict)
     blocks: list[BlockSummary] = field(default_factory=list)
     memory: Memory = field(default_factory=Memory)
     llm_calls: list[LLMCall] = field(default_factory=list)
     proposer_calls: int = 0
+    failed_rounds: int = 0  # rounds in a row in which the proposer gave no usable reply
+    fallback_slots: int = 0  # slots the fallback proposer filled
     logged_iterations: list[int] = field(default_factory=list)
     next_regime: str = ""  # the proposer's choice for the next block (landscape mode)
     last_visual: str = ""  # the proposer's latest visual assessment of the plots
     version: int = STATE_VERSION
 
     # ---- queries -------------------------------------------------------------------------
+    @property
+    def block_key(self) -> str:
+        """The metric the current block is scored by (the first regime's in a file without it)."""
+        return self.block_reward_key or self.reward_key
+
     def block_nodes(self, block: Optional[int] = None) -> list[Node]:
         b = self.block if block is None else block
         return [n for n in self.nodes.values() if n.block == b]
@@ -145,7 +162,7 @@ class TreeState:
 
     def best_node(self, block: Optional[int] = None) -> Optional[Node]:
         pool = self.block_nodes(block) if block is not None else list(self.nodes.values())
-        scored = [n for n in pool if n.reward is not None]
+        scored = [n for n in pool if n.reward is not None and n.succeeded]
         return max(scored, key=lambda n: (n.reward, -n.id)) if scored else None
 
     def regime_of(self, node: Node) -> str:

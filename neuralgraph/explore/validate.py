@@ -1,6 +1,7 @@
 """Checks a proposed mutation before it can become a job.
 
-A proposal is accepted only if every key is in the search space (simulation keys never are),
+A proposal is accepted only if it names at most ``max_keys`` keys (the prompt's "change one or
+two keys"), each once, every key is in the search space (simulation keys never are),
 every value parses as a single Hydra override value (no sweep syntax such as ``a,b`` or
 ``interval(...)``, no ``${...}`` interpolation, which could read the environment), lies inside
 its dimension, and the resulting config is not one already evaluated or queued (a replicate is
@@ -81,6 +82,7 @@ def check_proposal(
     parent_config: Mapping[str, str],
     space: SearchSpace,
     taken: list[dict[str, str]],
+    max_keys: int = 2,
 ) -> Checked:
     """Validate ``changes`` applied to ``parent_config``.
 
@@ -88,11 +90,18 @@ def check_proposal(
     """
     if not isinstance(changes, Mapping) or not changes:
         raise ProposalError("a mutation needs at least one 'key: value' change")
+    if len(changes) > max_keys:
+        raise ProposalError(f"a mutation changes at most {max_keys} key(s); this one names "
+                            f"{len(changes)} ({', '.join(map(str, changes))})")
     config = dict(parent_config)
     changed: dict[str, str] = {}
     parts = []
+    seen: set[str] = set()
     for raw_key, raw_value in changes.items():
         key = resolve_key(raw_key, space)
+        if key in seen:
+            raise ProposalError(f"{key} is named twice in one mutation")
+        seen.add(key)
         value = parse_value(key, raw_value, space)
         text = space.dims[key].canonical(value)
         old = parent_config.get(key, "default")

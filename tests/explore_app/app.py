@@ -7,6 +7,7 @@ The reward is a noisy bowl over (log10 lr_k, log10 lr_node, batch_size) whose op
 import json
 import math
 import random
+import time
 from pathlib import Path
 
 import hydra
@@ -22,6 +23,8 @@ PNG_1PX = bytes.fromhex(
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     t = cfg.training
+    if OmegaConf.select(cfg, "pre_sleep_s"):  # a job still running when its sweeper is killed
+        time.sleep(float(cfg.pre_sleep_s))
     if t.fail:
         raise RuntimeError("toy failure requested by training.fail")
     shift = float(cfg.simulation.shift)
@@ -37,8 +40,6 @@ def main(cfg: DictConfig) -> dict:
     (out / "analysis.log").write_text("".join(f"{k}: {v}\n" for k, v in metrics.items()))
     (out / "metrics.json").write_text(json.dumps(metrics))
     if OmegaConf.select(cfg, "sleep_s"):
-        import time
-
         time.sleep(float(cfg.sleep_s))
     return metrics
 

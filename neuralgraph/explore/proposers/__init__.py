@@ -11,7 +11,9 @@ from typing import Any, Callable, Mapping
 from omegaconf import OmegaConf
 
 from ..config import AnthropicConf, ClaudeCLIConf, HeuristicConf, OpenAIConf, ScriptedConf
-from .base import Context, Proposal, Proposer, ProposerError, Reply, Slot, SlotProposer, parse_reply
+from ..errors import SweepError
+from .base import (Context, Proposal, Proposer, ProposerError, ProposerUnavailable, Reply, Slot,
+                   SlotProposer, parse_reply)
 from .heuristic import HeuristicProposer
 
 
@@ -54,12 +56,12 @@ def make_proposer(node: Mapping[str, Any] | None) -> Proposer:
     raw = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
     name = raw.get("name", "heuristic")
     if name not in _REGISTRY:
-        raise ValueError(
+        raise SweepError(
             f"unknown proposer '{name}'; choose hydra/sweeper/proposer= one of {', '.join(_REGISTRY)}"
         )
     schema, factory = _REGISTRY[name]
     return factory(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), raw)))
 
 
-__all__ = ["Context", "Proposal", "Proposer", "ProposerError", "Reply", "Slot", "SlotProposer",
-           "make_proposer", "parse_reply", "HeuristicProposer"]
+__all__ = ["Context", "Proposal", "Proposer", "ProposerError", "ProposerUnavailable", "Reply",
+           "Slot", "SlotProposer", "make_proposer", "parse_reply", "HeuristicProposer"]

@@ -14,7 +14,10 @@ An LLM answers with one JSON object::
                        "observations": [...], "hypothesis": "..."},
      "next_regime": "..."}
 
-Only these fields are read; any other text is ignored.
+Only these fields are read; any other text is ignored. Each field must have the type the prompt
+shows: ``slot`` an integer, ``parent`` a node id or ``"root"`` (``true`` is not node 1),
+``replicate`` a JSON boolean (the string ``"false"`` is not false), ``strategy`` one of
+:data:`STRATEGIES`. A mutation that breaks this is rejected for its slot, with the reason.
 """
 
 from __future__ import annotations
@@ -22,14 +25,36 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
+from ..errors import SweepError
 from ..space import SearchSpace
 from ..tree import TreeState
 
+if TYPE_CHECKING:
+    from ..plots import Plot
+
+STRATEGIES = ("exploit", "explore", "boundary-probe", "degeneracy-break", "switch-dimension",
+              "recombine", "replicate", "principle-test")
+
 
 class ProposerError(RuntimeError):
-    """The proposer produced no usable reply (transport error, timeout, unparsable text)."""
+    """No usable reply this time (timeout, rate limit, server error, unparsable text): the
+    sweep counts it, logs it and fills the slots with the fallback proposer.
+
+    ``prompt`` and ``raw`` (the reply text, if any) and ``usage`` (tokens in, out, latency)
+    travel with the error so that the call is saved like any other.
+    """
+
+    def __init__(self, message: str, *, prompt: str = "", raw: str = "",
+                 usage: tuple[int, int, float] = (0, 0, 0.0)) -> None:
+        super().__init__(message)
+        self.prompt, self.raw, self.usage = prompt, raw, usage
+
+
+class ProposerUnavailable(SweepError):
+    """The configured proposer cannot work at all (no API key, no ``claude`` binary, a key the
+    server refuses): the sweep stops with this one line instead of running on the fallback."""
 
 
 @dataclass
@@ -48,10 +73,13 @@ class Proposal:
     replicate: bool = False
     strategy: str = ""
     rationale: str = ""
+    error: str = ""  # why the mutation as written breaks the answer format ("" if it does not)
 
 
 @dataclass
 class Reply:
+    """A parsed answer; ``prompt`` and ``raw`` keep what was asked and said, for the call log."""
+
     proposals: list[Proposal] = field(default_factory=list)
     observation: str = ""
     visual: str = ""
@@ -60,6 +88,8 @@ class Reply:
     input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    prompt: str = ""
+    raw: str = ""
 
 
 @dataclass
@@ -73,9 +103,10 @@ class Context:
     seed: int
     prompt: Callable[[list[Slot], str], str]  # (slots, feedback) -> user prompt text
     instructions: str = ""
-    images: list[str] = field(default_factory=list)
+    images: list[Plot] = field(default_factory=list)  # the plots the instructions name, labelled
     taken: list[dict[str, str]] = field(default_factory=list)
     regimes: list[str] = field(default_factory=list)  # landscape mode: regimes to choose from
+    max_keys: int = 2  # keys one mutation may change
 
     def config_of(self, node_id: Optional[int]) -> dict[str, str]:
         if node_id is None:
@@ -103,7 +134,11 @@ def extract_json(text: str) -> dict[str, Any]:
 
 
 def parse_reply(text: str) -> Reply:
-    """Read an LLM reply; raises :class:`ProposerError` naming what is wrong."""
+    """Read an LLM reply; raises :class:`ProposerError` when it holds no usable answer at all.
+
+    A mutation whose fields have the wrong type still becomes a :class:`Proposal` for its slot,
+    carrying the reason in ``error``: only that slot is rejected and re-asked.
+    """
     obj = extract_json(text)
     muts = obj.get("mutations")
     if not isinstance(muts, list):
@@ -112,40 +147,63 @@ def parse_reply(text: str) -> Reply:
     for i, m in enumerate(muts):
         if not isinstance(m, dict):
             raise ProposerError(f"mutations[{i}] is not an object")
-        parent = m.get("parent")
-        if isinstance(parent, str):
-            parent = None if parent.strip().lower() in ("root", "none", "") else parent
-        try:
-            parent = None if parent is None else int(parent)
-            slot = int(m.get("slot", i))
-        except (TypeError, ValueError):
-            raise ProposerError(f"mutations[{i}]: 'slot' and 'parent' must be integers (or 'root')") from None
-        changes = m.get("changes", m.get("overrides", {}))
-        if isinstance(changes, list):  # ["key=value", ...] is a common variant
-            pairs = [str(c).split("=", 1) for c in changes]
-            if any(len(p) != 2 for p in pairs):
-                raise ProposerError(f"mutations[{i}]: each override must read key=value")
-            changes = {k: v for k, v in pairs}
-        if not isinstance(changes, dict):
-            raise ProposerError(f"mutations[{i}]: 'changes' must map keys to values")
-        proposals.append(
-            Proposal(
-                slot=slot,
-                parent=parent,
-                changes=changes,
-                replicate=bool(m.get("replicate", False)),
-                strategy=str(m.get("strategy", "")),
-                rationale=str(m.get("rationale", "")),
-            )
-        )
+        proposals.append(_proposal(i, m))
     memory = obj.get("memory_update")
     return Reply(
         proposals=proposals,
-        observation=str(obj.get("observation", "")),
-        visual=str(obj.get("visual_assessment", "")),
+        observation=_text(obj.get("observation")),
+        visual=_text(obj.get("visual_assessment")),
         memory=memory if isinstance(memory, dict) else None,
-        next_regime=str(obj.get("next_regime", "") or ""),
+        next_regime=_text(obj.get("next_regime")),
+        raw=text,
     )
+
+
+def _proposal(i: int, m: dict[str, Any]) -> Proposal:
+    slot = _integer(m.get("slot", i))
+    if slot is None:
+        raise ProposerError(f"mutations[{i}]: 'slot' must be an integer, got {json.dumps(m.get('slot'))}")
+    prop = Proposal(slot=slot, parent=None, rationale=_text(m.get("rationale")))
+    errors = []
+    parent = m.get("parent")
+    if not (parent is None or (isinstance(parent, str) and parent.strip().lower() == "root")):
+        prop.parent = _integer(parent)
+        if prop.parent is None:
+            errors.append(f"'parent' must be a node id (an integer) or \"root\", got {json.dumps(parent)}")
+    replicate = m.get("replicate", False)
+    if isinstance(replicate, bool):
+        prop.replicate = replicate
+    else:
+        errors.append(f"'replicate' must be true or false (a JSON boolean), got {json.dumps(replicate)}")
+    strategy = m.get("strategy", "")
+    if isinstance(strategy, str) and strategy.strip().lower() in STRATEGIES + ("",):
+        prop.strategy = strategy.strip().lower()
+    else:
+        errors.append(f"'strategy' must be one of {', '.join(STRATEGIES)}, got {json.dumps(strategy)}")
+    changes = m.get("changes", {})
+    if isinstance(changes, dict):
+        prop.changes = changes
+    else:
+        errors.append("'changes' must be an object mapping keys to values")
+    prop.error = "; ".join(errors)
+    return prop
+
+
+def _integer(value: Any) -> Optional[int]:
+    """An integer written as a JSON number or digits; None for anything else (``true`` included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 class SlotProposer(Protocol):
@@ -168,6 +226,10 @@ class Proposer(Protocol):
     retries: int  # re-asks after a rejected answer, with the reasons shown (0: none)
     reads_instructions: bool  # shown the regime's instruction document (an LLM)
 
+    def check_reachable(self) -> None:
+        """Raise :class:`ProposerUnavailable` if no call can ever succeed (checked at start)."""
+        ...
+
     @property
     def fallback(self) -> SlotProposer:
         """Fills the slots whose answers stayed rejected after the retries."""
@@ -177,4 +239,8 @@ class Proposer(Protocol):
 
     def update_memory(self, state: TreeState, space: SearchSpace) -> None:
         """Rewrite the tree's working memory from the results so far (or leave it)."""
+        ...
+
+    def summarize(self, state: TreeState, instructions: str, prompt: str) -> Optional[Reply]:
+        """The block-end summary as ``Reply.raw``, or None for a proposer that writes none."""
         ...

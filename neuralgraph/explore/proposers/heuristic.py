@@ -25,6 +25,8 @@ from collections import Counter
 from typing import Any, Optional
 
 from ..config import HeuristicConf
+from ..evidence import evidence
+from ..evidence import position as _pos
 from ..space import Dimension, SearchSpace
 from ..tree import TreeState
 from ..validate import ProposalError, check_proposal
@@ -47,6 +49,13 @@ class HeuristicProposer:
     @property
     def fallback(self) -> HeuristicProposer:
         return self
+
+    def check_reachable(self) -> None:
+        """Offline: always reachable."""
+
+    def summarize(self, state: TreeState, instructions: str, prompt: str) -> Optional[Reply]:
+        """No block summary beyond the computed one."""
+        return None
 
     def update_memory(self, state: TreeState, space: SearchSpace) -> None:
         """Without an LLM, the memory's principles are the evidence the tree holds so far."""
@@ -194,7 +203,9 @@ class HeuristicProposer:
 
     def _recombine(self, ctx, slot, pair, taken) -> Optional[Proposal]:
         a, b = pair
-        changes = {k: v for k, v in b.config.items() if a.config.get(k) != v and k in ctx.space.dims}
+        differing = [k for k, v in sorted(b.config.items()) if a.config.get(k) != v and k in ctx.space.dims]
+        # The mutation-size rule binds every proposer: merge as many of b's keys as it allows.
+        changes = {k: b.config[k] for k in differing[: ctx.max_keys]}
         if not changes:
             return None
         return self._try(ctx, slot, a.id, changes, taken, "recombine",
@@ -232,7 +243,7 @@ class HeuristicProposer:
 
     def _try(self, ctx, slot, parent, changes, taken, strategy, why) -> Optional[Proposal]:
         try:
-            check_proposal(changes, ctx.config_of(parent), ctx.space, taken)
+            check_proposal(changes, ctx.config_of(parent), ctx.space, taken, ctx.max_keys)
         except ProposalError:
             return None
         return Proposal(slot.index, parent, dict(changes), strategy=strategy, rationale=why)
@@ -249,54 +260,3 @@ class HeuristicProposer:
         if best is None:
             return ""
         return f"block best so far: node {best.id} R={best.reward:.3f} ± {best.spread:.3f} ({len(best.finished_runs())} run(s))"
-
-
-def _pos(dim: Dimension, text: Any) -> float:
-    """Unit position of a config's text value; 0.5 when it cannot be read."""
-    if dim.kind != "interval":
-        return dim.to_unit(text)
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return 0.5
-    return dim.to_unit(value)
-
-
-def evidence(state: TreeState, space: SearchSpace, min_support: int = 3,
-             min_effect: float = 0.01) -> dict[str, Any]:
-    """Principles from single-key mutations: a direction that improved the reward in at least
-    three of four cases (ignoring changes below ``min_effect``), with the nodes as evidence.
-    Open questions: keys never moved, and keys whose moves left the run bit-identical."""
-    votes: dict[str, list[tuple[int, bool]]] = {}
-    inert: dict[str, list[int]] = {}
-    for n in state.nodes.values():
-        parent = state.nodes.get(n.parent) if n.parent is not None else None
-        if parent is None or n.reward is None or parent.reward is None or len(n.changed) != 1:
-            continue
-        (key, new), = n.changed.items()
-        dim = space.dims.get(key)
-        effect = n.reward - parent.reward
-        if dim is None or key not in parent.config:
-            continue
-        if n.runs[0].metrics and n.runs[0].metrics == parent.runs[0].metrics:
-            inert.setdefault(key, []).append(n.id)  # same seed, bit-identical result
-        if abs(effect) < min_effect:
-            continue
-        raised = _pos(dim, new) > _pos(dim, parent.config[key])
-        votes.setdefault(key, []).append((n.id, raised == (effect > 0)))
-    principles = []
-    for key, vs in sorted(votes.items()):
-        ups = [nid for nid, up_helps in vs if up_helps]
-        downs = [nid for nid, up_helps in vs if not up_helps]
-        for word, support in (("raising", ups), ("lowering", downs)):
-            if len(support) >= min_support and len(support) >= 0.75 * len(vs):
-                principles.append(f"{word} {key} improved {state.reward_key} in "
-                                  f"{len(support)}/{len(vs)} single-key mutations (nodes "
-                                  f"{', '.join(map(str, support))})")
-    moved = {k for n in state.nodes.values() for k in n.changed}
-    untested = [k for k in space.dims if k not in moved]
-    questions = [f"untested so far: {', '.join(untested)}"] if untested else []
-    questions += [f"{key} changed nothing at all in {len(ids)} mutations (nodes "
-                  f"{', '.join(map(str, ids))}): is it inert in this regime?"
-                  for key, ids in sorted(inert.items()) if len(ids) >= 2]
-    return {"principles": principles, "open_questions": questions}
