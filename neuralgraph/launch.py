@@ -18,21 +18,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
-import neuralgraph
+from neuralgraph import resources
 from neuralgraph.config import register_configs
 from neuralgraph.rundir import METRICS_JSON, RESULTS_NPZ, read_metrics
-
-#: The checkout root: conf/, agents/ and hydra_plugins/ live there, beside the package.
-REPO = Path(neuralgraph.__file__).resolve().parent.parent
 
 
 def compose_regime(regime: str, *overrides: str) -> DictConfig:
     """The config ``python -m neuralgraph.train +regime=REGIME OVERRIDES`` would run with."""
     register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=resources.CONF_PACKAGE, version_base="1.3"):
         return compose("config", overrides=[f"+regime={regime}", *overrides])
 
 
@@ -49,8 +46,10 @@ def start(run_dir: str | os.PathLike, regime: str, *overrides: str) -> subproces
         return None
     cmd = [sys.executable, "-m", "neuralgraph.train", f"+regime={regime}", "progress=false",
            "num_threads=1", *overrides, f"hydra.run.dir={run_dir}"]
-    # The checkout on PYTHONPATH lets Hydra find hydra_plugins/ whatever the install mode.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ)
+    checkout = resources.source_checkout()
+    if checkout is not None:  # run from a source tree: the child imports the same package and plugins
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout), os.environ.get("PYTHONPATH", "")])
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

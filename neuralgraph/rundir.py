@@ -4,13 +4,16 @@ A run directory holds
 
 - ``analysis.log`` — one ``key: value`` line per metric (the users' historic format);
 - ``metrics.json`` — the same metrics plus ``status`` and ``error``;
+- ``metrics.csv`` — the learning curves, one row per record (see :mod:`neuralgraph.curves`);
 - ``results.npz`` — true and recovered arrays, so any metric can be recomputed independently;
 - ``plots/`` — PNG figures;
-- ``model.pt`` — the trained model's state dict and the config it was built from;
-- ``.hydra/`` — Hydra's own record of the composed config and overrides.
+- ``model.pt`` — the model's weights, the config it was built from and the training state a
+  stopped run continues from (see :mod:`neuralgraph.checkpoint`);
+- ``tensorboard/`` — TensorBoard event files, with ``tensorboard=true``;
+- ``train.log`` and ``.hydra/`` — Hydra's job log and its record of the config and overrides.
 
 Every file is written through :mod:`neuralgraph.io` (temporary name, then rename), so a reader
-never sees a half-written file.
+never sees a half-written file; files get the permissions the umask allows, like any other.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ METRICS_JSON = "metrics.json"
 RESULTS_NPZ = "results.npz"
 MODEL_PT = "model.pt"
 PLOTS_DIR = "plots"
+METRICS_CSV = "metrics.csv"
+TENSORBOARD_DIR = "tensorboard"
 
 
 def format_value(value: Any) -> str:
@@ -74,3 +79,10 @@ def read_analysis_log(run_dir: str | os.PathLike) -> dict[str, Any]:
 def read_results(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     with np.load(Path(run_dir) / RESULTS_NPZ, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def read_curves(run_dir: str | os.PathLike) -> "pandas.DataFrame":  # noqa: F821 (imported on use)
+    """The learning curves of a run, ``metrics.csv``, as a pandas DataFrame (one row per record)."""
+    import pandas
+
+    return pandas.read_csv(Path(run_dir) / METRICS_CSV)

@@ -3,10 +3,17 @@
 One run: load or simulate the regime's dataset (cached by config hash) → build the family's GNN →
 train → evaluate against the truth → write the run directory (see :mod:`neuralgraph.rundir`).
 The task function returns the metrics dict, which is what a sweeper reads.
+
+A run continues from its run directory's checkpoint when ``resume`` says so
+(:mod:`neuralgraph.checkpoint`); SIGINT/SIGTERM stop it with a checkpoint, ``status: interrupted``
+and the shell's exit code (:mod:`neuralgraph.signals`); its learning curves go to ``metrics.csv``
+and, on request, TensorBoard (:mod:`neuralgraph.curves`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import logging
 import math
 import sys
@@ -21,39 +28,68 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from neuralgraph import rundir
+from neuralgraph import checkpoint, resources, rundir
 from neuralgraph.config import RunConfig, register_configs
+from neuralgraph.curves import CurveLog
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.errors import ConfigError, NeuralGraphError
-from neuralgraph.family import get_family
-from neuralgraph.io import atomic_path
-from neuralgraph.trainer import train
+from neuralgraph.family import Family, get_family
+from neuralgraph.signals import Interrupted, StopSignals
+from neuralgraph.trainer import Hooks, TrainResult, train
 
 log = logging.getLogger("neuralgraph.train")
 register_configs()
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
 
 def available_regimes() -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / "regime").glob("*.yaml"))
+    return resources.regime_names()
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; ``cuda`` without a GPU is an error, not a fallback."""
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device=cuda but torch sees no CUDA device; use device=cpu or device=auto")
-        return torch.device("cuda")
+def resolve_device(name: str, job_num: int | None = None) -> torch.device:
+    """``auto`` → CUDA when present (job ``job_num`` of a sweep on GPU ``job_num mod count``, so
+    parallel jobs spread over the visible GPUs), else CPU; ``cuda`` or ``cuda:N`` without that GPU
+    is an error, not a fallback."""
+    if name == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device("cpu")
+        if count == 0:
+            return torch.device("cpu")
+        return torch.device("cuda" if job_num is None or count == 1 else f"cuda:{job_num % count}")
+    if count == 0:
+        raise ConfigError(f"device={name} but torch sees no CUDA device; use device=cpu or device=auto")
+    index = name.partition(":")[2]
+    if index and int(index) >= count:
+        raise ConfigError(f"device={name} but torch sees {count} CUDA device(s), cuda:0 to cuda:{count - 1} "
+                          "(CUDA_VISIBLE_DEVICES renumbers them)")
+    return torch.device(name)
+
+
+def unknown_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys that no schema declares: ``+training.lr_kk=1`` adds one, and OmegaConf would keep
+    it as a stray attribute that nothing reads."""
+    if not isinstance(node, DictConfig) or node._is_missing() or node._is_none():
+        return []
+    schema = OmegaConf.get_type(node)
+    fields = {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    out = []
+    for key in node.keys():
+        name = f"{prefix}{key}"
+        if fields is not None and key not in fields:
+            close = difflib.get_close_matches(str(key), sorted(fields), n=1)
+            out.append(name + (f" (did you mean {prefix}{close[0]}?)" if close else ""))
+        else:
+            out.extend(unknown_keys(node._get_node(key), f"{name}."))
+    return out
 
 
 def typed(cfg: DictConfig) -> RunConfig:
     """The composed config as its dataclasses; each block's range checks run here."""
     if OmegaConf.is_missing(cfg, "regime"):
         raise ConfigError(f"no regime given: add +regime=NAME, one of: {', '.join(available_regimes())}")
+    unknown = unknown_keys(cfg)
+    if unknown:
+        raise ConfigError(f"no such key in the schema: {', '.join(unknown)}")
     return OmegaConf.to_object(cfg)
 
 
@@ -78,18 +114,37 @@ def status_of(primary: float, diverged: bool, oracle: float | None = None) -> st
     return "converged" if primary > CONVERGED else "partial"
 
 
-def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
-    """Simulate/load, train, evaluate and write ``run_dir``; return the metrics."""
+def run(cfg: DictConfig | RunConfig, run_dir: str | Path, job_num: int | None = None) -> dict[str, Any]:
+    """Simulate/load, train, evaluate and write ``run_dir``; return the metrics.
+
+    SIGINT/SIGTERM stop the run after the step in progress with a checkpoint and ``metrics.json``
+    saying ``status: interrupted``, then raise :class:`~neuralgraph.signals.Interrupted` (a
+    ``KeyboardInterrupt``). ``job_num`` is the job's index in a sweep (it picks the GPU).
+    """
     run_dir = Path(run_dir)
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if isinstance(cfg, DictConfig):
         cfg = typed(cfg)
+    with StopSignals() as stop:
+        try:
+            return _run(cfg, run_dir, config_yaml, stop, job_num)
+        except Interrupted as err:
+            rundir.write_metrics(run_dir, {"status": "interrupted", "error": err.describe(), "n_steps": err.step})
+            err.forward()  # under submitit: its own handler requeues the job
+            raise
+
+
+def _run(cfg: RunConfig, run_dir: Path, config_yaml: str, stop: StopSignals, job_num: int | None) -> dict[str, Any]:
     family = get_family(cfg.simulation.family)
     family.check(cfg)
     primary_metric = family.primary_metric(cfg)
-    device = resolve_device(cfg.device.value)
+    device = resolve_device(cfg.device, job_num)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # so that a bare "cuda" anywhere means this GPU too
     if cfg.num_threads > 0:
         torch.set_num_threads(int(cfg.num_threads))
+    curves = CurveLog(run_dir, primary_metric, cfg.tensorboard, cfg.log_every, cfg.progress)
+    resume = checkpoint.to_resume(cfg.resume, run_dir, config_yaml)
     torch.manual_seed(int(cfg.training.seed))
     np.random.seed(int(cfg.training.seed) % 2**32)
 
@@ -99,15 +154,30 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
     log.info("dataset %s (%s, %.1f s)", data_dir, "cached" if cached else "simulated", sim_seconds)
 
     model, data = family.build(arrays, cfg, device)
+    if resume is not None:
+        model.load_state_dict(resume["state_dict"])
+    hooks = Hooks(
+        checkpoint=lambda state: checkpoint.save(run_dir / rundir.MODEL_PT, model, config_yaml, state),
+        on_record=curves, stop=stop,
+    )
+    try:
+        result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, primary_metric=primary_metric,
+                       hooks=hooks, resume=None if resume is None else resume["training"])
+    finally:
+        curves.close()
+    stop.trained_steps = result.n_steps
+    summary, results = _evaluate(family, model, arrays, cfg, device, result, primary_metric)
+    summary["dataset"] = data_dir.name
+    summary["error"] = result.error
+    _write(family, arrays, results, summary, result.history, run_dir, cfg)
+    return summary
 
-    def checkpoint(m: torch.nn.Module, step: int) -> None:
-        with atomic_path(run_dir / rundir.MODEL_PT) as tmp:
-            torch.save({"state_dict": m.state_dict(), "config": config_yaml, "step": step}, tmp)
 
-    result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, checkpoint=checkpoint,
-                   primary_metric=primary_metric)
+def _evaluate(family: Family, model: torch.nn.Module, arrays: dict[str, np.ndarray], cfg: RunConfig,
+              device: torch.device, result: TrainResult,
+              primary_metric: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metrics of ``metrics.json`` and the arrays of ``results.npz`` (none after a divergence)."""
     diverged = result.status == "diverged"
-
     metrics: dict[str, Any] = {}
     results: dict[str, np.ndarray] = {}
     if not diverged:
@@ -121,20 +191,7 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
         "training_time_min": result.seconds / 60.0,
         "n_steps": result.n_steps,
         "device": str(device),
-        "dataset": data_dir.name,
-        "error": result.error,
     }
-    checkpoint(model, result.n_steps)
-    if results:
-        rundir.write_results(run_dir, results)
-    rundir.write_metrics(run_dir, summary)
-    if cfg.plots and results:
-        try:
-            family.plot(arrays, results, summary, result.history, run_dir / rundir.PLOTS_DIR, cfg)
-        except Exception as err:  # a figure bug must not throw away the trained model and metrics
-            log.warning("plotting failed: %s: %s", type(err).__name__, err)
-            summary["plots_error"] = f"{type(err).__name__}: {err}"
-            rundir.write_metrics(run_dir, summary)
     log.info(
         "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, primary_metric, primary,
         summary["status"], summary["training_time_min"],
@@ -143,8 +200,21 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path) -> dict[str, Any]:
         log.warning("data-limited: the known-law oracle reaches only %s=%.4f on these data%s", primary_metric,
                     metrics[f"oracle_{primary_metric}"], f" ({metrics['data_limited_reason']})"
                     if metrics.get("data_limited_reason") else "")
-    return summary
+    return summary, results
 
+
+def _write(family: Family, arrays: dict[str, np.ndarray], results: dict[str, np.ndarray], summary: dict[str, Any],
+           history: dict[str, list], run_dir: Path, cfg: RunConfig) -> None:
+    if results:
+        rundir.write_results(run_dir, results)
+    rundir.write_metrics(run_dir, summary)
+    if cfg.plots and results:
+        try:
+            family.plot(arrays, results, summary, history, run_dir / rundir.PLOTS_DIR, cfg)
+        except Exception as err:  # a figure bug must not throw away the trained model and metrics
+            log.warning("plotting failed: %s: %s", type(err).__name__, err)
+            summary["plots_error"] = f"{type(err).__name__}: {err}"
+            rundir.write_metrics(run_dir, summary)
 
 def _is_multirun() -> bool:
     try:
@@ -153,15 +223,26 @@ def _is_multirun() -> bool:
         return False
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def _stopped(err: Interrupted, run_dir: Path) -> None:
+    """One line in the job log, then the shell's exit code for the signal (130, 143, ...)."""
+    how = ("" if err.step is None else f"; checkpoint saved in {run_dir / rundir.MODEL_PT}: continue with "
+           f"resume=true hydra.run.dir={run_dir} (in a sweep: the same command)")
+    log.error("%s%s", err.describe(), how)
+    sys.exit(err.exit_code)
+
+
+@hydra.main(config_path=resources.CONF_SEARCH_PATH, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    multirun = _is_multirun()
     try:
-        return run(cfg, run_dir)
+        return run(cfg, run_dir, job_num=HydraConfig.get().job.num if multirun else None)
+    except Interrupted as err:
+        _stopped(err, run_dir)
     except Exception as err:
         # The run directory says what happened even when the run did not finish.
         rundir.write_metrics(run_dir, {"status": "failed", "error": f"{type(err).__name__}: {err}"})
-        if isinstance(err, NeuralGraphError) and not _is_multirun():
+        if isinstance(err, NeuralGraphError) and not multirun:
             log.error("%s", err)
             sys.exit(2)
         raise

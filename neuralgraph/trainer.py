@@ -10,12 +10,18 @@ and R_r the family's regularisers. Steps per epoch follow the users' convention
 
 A non-finite or exploding loss stops the run with status ``diverged`` rather than burning the
 remaining budget.
+
+The loop's whole state — optimiser, schedule, step, the frame sampler's generator, the global
+random generators, the running loss sums and the curves — goes into every checkpoint
+(:meth:`_Loop.state_dict`), so a run stopped after step k and continued from its checkpoint takes
+exactly the steps an uninterrupted run takes (bit for bit on the CPU).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -24,7 +30,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from neuralgraph.errors import ConfigError
 from neuralgraph.family import Family, TrainClock, TrainData
+from neuralgraph.signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +49,44 @@ class TrainResult:
     error: str | None = None
     final_loss: float = float("nan")  # mean data loss over the last 10% of steps
     n_steps: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # training wall time, summed over the sessions of a resumed run
+
+
+@dataclass
+class Hooks:
+    """What a run attaches to the loop; every hook is optional."""
+
+    #: Called with the loop's state (:meth:`_Loop.state_dict`) at checkpoints, on a stop, at the end.
+    checkpoint: Callable[[dict[str, Any]], None] | None = None
+    #: Called after each record with every row so far and the run's total number of steps.
+    on_record: Callable[[list[dict[str, Any]], int], None] | None = None
+    #: Signals noted during a step are honoured after it: checkpoint, then raise ``Interrupted``.
+    stop: StopSignals | None = None
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """torch's, CUDA's (on a CUDA device), numpy's and Python's global generators, as plain values
+    and tensors (a checkpoint then loads with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(state["python"])
 
 
 class _Meter:
-    """Running loss sums between host syncs, the history, and the divergence check.
+    """Running loss sums between host syncs, the history and curve rows, and the divergence check.
 
     The sums stay on the device: one host sync per check, not per step.
     """
@@ -58,6 +99,7 @@ class _Meter:
         self.tail_start = total - max(1, total // 10)
         self.threshold = threshold
         self.history: dict[str, list] = {"step": [], "loss": [], "regularization": [], "live": []}
+        self.rows: list[dict[str, Any]] = []  # metrics.csv: one dict per record
 
     def add(self, step: int, loss_pred: torch.Tensor, loss_reg: torch.Tensor) -> None:
         self.pred += loss_pred
@@ -73,15 +115,20 @@ class _Meter:
             return f"training loss became {mean_pred:.3g} at step {step}"
         return None
 
-    def record(self, step: int, live: float, reg_terms: Mapping[str, torch.Tensor]) -> float:
-        """Append the means since the last record to the history; return the mean data loss."""
+    def record(self, row: dict[str, Any], live: float, reg_terms: Mapping[str, torch.Tensor],
+               extra: Mapping[str, float]) -> float:
+        """Append the means since the last record to the history and to ``row`` (then to the
+        rows, followed by ``extra``); return the mean data loss."""
         mean_pred = float(self.pred) / self.n
-        self.history["step"].append(step)
+        mean_reg = float(self.reg) / self.n
+        terms = {f"reg_{key}": float(value.detach()) for key, value in reg_terms.items()}
+        self.history["step"].append(row["step"])
         self.history["loss"].append(mean_pred)
-        self.history["regularization"].append(float(self.reg) / self.n)
+        self.history["regularization"].append(mean_reg)
         self.history["live"].append(live)
-        for key, value in reg_terms.items():
-            self.history.setdefault(f"reg_{key}", []).append(float(value.detach()))
+        for key, value in terms.items():
+            self.history.setdefault(key, []).append(value)
+        self.rows.append({**row, "loss": mean_pred, "regularization": mean_reg, **terms, "live": live, **extra})
         self.pred.zero_()
         self.reg.zero_()
         self.n = 0
@@ -90,6 +137,17 @@ class _Meter:
     def final_loss(self, step: int) -> float:
         n_tail = step - self.tail_start
         return float(self.tail) / n_tail if n_tail > 0 else float("nan")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pred": self.pred, "reg": self.reg, "tail": self.tail, "n": self.n,
+                "history": self.history, "rows": self.rows}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key in ("pred", "reg", "tail"):
+            getattr(self, key).copy_(state[key])
+        self.n = int(state["n"])
+        self.history = {key: list(values) for key, values in state["history"].items()}
+        self.rows = [dict(row) for row in state["rows"]]
 
 
 def _step(
@@ -110,6 +168,95 @@ def _step(
     return loss_pred.detach(), torch.as_tensor(loss_reg).detach(), reg_terms
 
 
+class _Loop:
+    """The optimiser, schedule, sampler and meter of one run, and the steps between them."""
+
+    def __init__(self, family: Family, model: torch.nn.Module, data: TrainData, arrays: Mapping[str, np.ndarray],
+                 tcfg: Any, device: torch.device, primary_metric: str) -> None:
+        self.family, self.model, self.data, self.arrays = family, model, data, arrays
+        self.tcfg, self.device, self.primary_metric = tcfg, device, primary_metric
+        self.n_iter = steps_per_epoch(data.n_frames, tcfg.data_augmentation_loop, tcfg.batch_size)
+        self.total = self.n_iter * tcfg.n_epochs
+        self.record_every = max(1, self.total // 200)
+        self.check_every = min(50, self.record_every)
+        self.checkpoint_every = max(1, self.total // max(1, tcfg.n_checkpoints))
+        self.generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
+        self.optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
+        self.scheduler = make_scheduler(self.optimizer, tcfg, self.total)
+        self.meter = _Meter(device, self.total, tcfg.divergence_threshold)
+        self.result = TrainResult(history=self.meter.history)
+        self.step = 0
+        self.seconds_before = 0.0  # training time of earlier sessions (a resumed run)
+        self.t0 = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.t0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "total": self.total, "status": self.result.status, "error": self.result.error,
+            "seconds": self.seconds(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+            "meter": self.meter.state_dict(), "rng": rng_state(self.device),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if int(state["total"]) != self.total:
+            raise ConfigError(f"the checkpoint is for a run of {state['total']} steps, this one has {self.total}")
+        self.step = int(state["step"])
+        self.result.status, self.result.error = state["status"], state["error"]
+        self.seconds_before = float(state["seconds"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.meter.load_state_dict(state["meter"])
+        self.result.history = self.meter.history
+        set_rng_state(state["rng"], self.device)
+
+    def run(self, hooks: Hooks, bar: tqdm) -> None:
+        """Steps ``self.step`` … ``total − 1`` (nothing after a divergence)."""
+        tcfg, total = self.tcfg, self.total
+        for step in range(self.step if self.result.status == "ok" else total, total):
+            idx = torch.randint(0, self.data.n_frames, (tcfg.batch_size,), device=self.device,
+                                generator=self.generator)
+            clock = TrainClock(epoch=step // self.n_iter, step=step, steps_per_epoch=self.n_iter)
+            loss_pred, loss_reg, reg_terms = _step(self.family, self.model, self.data.batch(idx),
+                                                   self.data.target_scale, tcfg, clock, self.optimizer,
+                                                   self.scheduler)
+            self.step = step + 1
+            self.meter.add(self.step, loss_pred, loss_reg)
+            if self.step % self.check_every == 0 or self.step == total:
+                self.result.error = self.meter.divergence(self.step)
+                if self.result.error is not None:
+                    self.result.status = "diverged"
+                    log.warning("run diverged: %s", self.result.error)
+                    break
+            if self.step % self.record_every == 0 or self.step == total:
+                self._record(reg_terms, hooks, bar)
+            if hooks.checkpoint is not None and self.step % self.checkpoint_every == 0:
+                hooks.checkpoint(self.state_dict())
+            bar.update(1)
+            if hooks.stop is not None and hooks.stop.pending is not None:
+                if hooks.checkpoint is not None:
+                    hooks.checkpoint(self.state_dict())
+                self.raise_pending(hooks.stop)
+
+    def _record(self, reg_terms: Mapping[str, torch.Tensor], hooks: Hooks, bar: tqdm) -> None:
+        live = self.family.live_metric(self.model, self.arrays)
+        lrs = {f"lr_{g.get('name', i)}": float(g["lr"]) for i, g in enumerate(self.optimizer.param_groups)}
+        row = {"step": self.step, "epoch": (self.step - 1) // self.n_iter}
+        mean = self.meter.record(row, live, reg_terms, {**lrs, "wall_time_s": self.seconds()})
+        bar.set_postfix(loss=f"{mean:.3e}", refresh=False, **{self.primary_metric: f"{live:.3f}"})
+        if hooks.on_record is not None:
+            hooks.on_record(self.meter.rows, self.total)
+
+    def raise_pending(self, stop: StopSignals) -> None:
+        """Raise the signal noted during a step, saying which step the checkpoint holds."""
+        err = stop.pending
+        err.step, err.total = self.step, self.total
+        raise err
+
+
 def train(
     family: Family,
     model: torch.nn.Module,
@@ -118,56 +265,38 @@ def train(
     cfg: Any,
     device: torch.device,
     progress: bool = True,
-    checkpoint: Callable[[torch.nn.Module, int], None] | None = None,
     primary_metric: str = "live",
+    hooks: Hooks | None = None,
+    resume: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``data`` with ``cfg.training``; the family supplies groups and regularisers."""
-    tcfg = cfg.training
-    n_iter = steps_per_epoch(data.n_frames, tcfg.data_augmentation_loop, tcfg.batch_size)
-    total = n_iter * tcfg.n_epochs
-    record_every = max(1, total // 200)
-    check_every = min(50, record_every)
-    checkpoint_every = max(1, total // max(1, tcfg.n_checkpoints))
+    """Train ``model`` on ``data`` with ``cfg.training``; the family supplies groups and regularisers.
 
-    generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
-    optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
-    scheduler = make_scheduler(optimizer, tcfg, total)
-    meter = _Meter(device, total, tcfg.divergence_threshold)
-    result = TrainResult(history=meter.history)
-    t0 = time.perf_counter()
-    bar = tqdm(total=total, disable=not progress, mininterval=1.0, dynamic_ncols=True, leave=False)
+    ``resume`` is a state saved by ``hooks.checkpoint``: the loop continues after its step.
+    """
+    hooks = hooks or Hooks()
+    loop = _Loop(family, model, data, arrays, cfg.training, device, primary_metric)
+    if resume is not None:
+        loop.load_state_dict(resume)
+    bar = tqdm(total=loop.total, initial=loop.step, disable=not progress, mininterval=1.0, dynamic_ncols=True,
+               leave=False)
     model.train()
-    step = 0
+    if hooks.stop is not None:
+        hooks.stop.deferring = True
     try:
-        for epoch in range(tcfg.n_epochs):
-            for _ in range(n_iter):
-                idx = torch.randint(0, data.n_frames, (tcfg.batch_size,), device=device, generator=generator)
-                clock = TrainClock(epoch=epoch, step=step, steps_per_epoch=n_iter)
-                loss_pred, loss_reg, reg_terms = _step(family, model, data.batch(idx), data.target_scale, tcfg,
-                                                       clock, optimizer, scheduler)
-                step += 1
-                meter.add(step, loss_pred, loss_reg)
-                if step % check_every == 0 or step == total:
-                    result.error = meter.divergence(step)
-                    if result.error is not None:
-                        result.status = "diverged"
-                        log.warning("run diverged: %s", result.error)
-                        break
-                if step % record_every == 0 or step == total:
-                    live = family.live_metric(model, arrays)
-                    mean = meter.record(step, live, reg_terms)
-                    bar.set_postfix(loss=f"{mean:.3e}", refresh=False, **{primary_metric: f"{live:.3f}"})
-                if checkpoint is not None and step % checkpoint_every == 0:
-                    checkpoint(model, step)
-                bar.update(1)
-            if result.status != "ok":
-                break
+        loop.run(hooks, bar)
     finally:
+        if hooks.stop is not None:
+            hooks.stop.deferring = False
         bar.close()
-    result.n_steps = step
-    result.seconds = time.perf_counter() - t0
-    result.final_loss = meter.final_loss(step) if result.status == "ok" else float("nan")
-    model.eval()
+        model.eval()
+    if hooks.checkpoint is not None:
+        hooks.checkpoint(loop.state_dict())
+    if hooks.stop is not None and hooks.stop.pending is not None:  # noted after the last check
+        loop.raise_pending(hooks.stop)
+    result = loop.result
+    result.n_steps = loop.step
+    result.seconds = loop.seconds()
+    result.final_loss = loop.meter.final_loss(loop.step) if result.status == "ok" else float("nan")
     return result
 
 
@@ -184,4 +313,3 @@ def make_scheduler(optimizer: torch.optim.Optimizer, tcfg: Any, total: int) -> t
         def factor(step: int) -> float:
             return 1.0
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-

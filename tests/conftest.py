@@ -22,14 +22,19 @@ def cache_dir(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, cache: Path | None = None, timeout: int = 300):
-    """Run ``python -m neuralgraph.train ARGS`` in a subprocess; return the CompletedProcess."""
+def cli_env(cache: Path | None = None) -> dict[str, str]:
+    """The environment of a command-line run: unbuffered, one thread, the given dataset cache."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if cache is not None:
         env["NEURALGRAPH_CACHE"] = str(cache)
+    return env
+
+
+def run_cli(*args: str, cwd: Path | None = None, cache: Path | None = None, timeout: int = 300):
+    """Run ``python -m neuralgraph.train ARGS`` in a subprocess; return the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "neuralgraph.train", *args],
-        cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or REPO, env=cli_env(cache), capture_output=True, text=True, timeout=timeout,
     )
 
 

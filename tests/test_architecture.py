@@ -21,8 +21,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "neuralgraph"
 FLOOR = ("errors", "io", "integrate", "family", "nn", "metrics", "config", "matrix_file", "node_types",
-         "plotting", "rundir", "datacache")
-ABOVE_THE_FLOOR = ("families", "trainer", "train", "explore", "launch", "report")
+         "plotting", "rundir", "datacache", "resources", "signals")
+ABOVE_THE_FLOOR = ("families", "trainer", "checkpoint", "curves", "train", "explore", "launch", "report")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
 

@@ -5,18 +5,20 @@ anywhere. The same checks that need no subprocess run in-process here and in tes
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from neuralgraph import rundir
+from neuralgraph import resources, rundir
 from neuralgraph.datacache import dataset_dir
 from neuralgraph.errors import ConfigError
-from neuralgraph.launch import REPO, compose_regime
+from neuralgraph.launch import compose_regime
 from neuralgraph.metrics import r2_score
-from neuralgraph.train import run, typed
+from neuralgraph.train import resolve_device, run, typed
 
 TINY = ("+regime=tiny_metabolism", "progress=false", "training.data_augmentation_loop=100")
 
@@ -61,6 +63,7 @@ def test_metrics_can_be_recomputed_from_results(tiny_run):
     [
         (("+regime=no_such_regime",), "no_such_regime", 1),  # Hydra refuses the composition
         (("+regime=tiny_metabolism", "simulation.n_metabolites=-3"), "simulation.n_metabolites", 2),  # our check
+        (("+regime=tiny_metabolism", "+training.lr_kk=1"), "training.lr_kk", 2),  # a key no schema has
         ((), "+regime=", 2),
     ],
 )
@@ -81,6 +84,9 @@ def error_text(err: BaseException) -> str:
     "overrides,needle",
     [
         (("training.lr_kk=0.1",), "lr_kk"),
+        (("+training.lr_kk=0.1",), "training.lr_kk (did you mean training.lr_k?)"),
+        (("+no_such_key=1",), "no_such_key"),
+        (("device=cuda:x",), "device=cuda:x"),
         (("training.batch_size=abc",), "batch_size"),
         (("device=tpu",), "device"),
         (("simulation.n_metabolites=-3",), "simulation.n_metabolites"),
@@ -95,7 +101,7 @@ def test_a_bad_key_or_value_is_named(overrides, needle, cache_dir):
 
 
 def test_an_unknown_regime_lists_the_known_ones():
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=resources.CONF_PACKAGE, version_base="1.3"):
         with pytest.raises(Exception, match="tiny_metabolism"):
             compose("config", overrides=["+regime=no_such_regime"])
         cfg = compose("config")
@@ -104,9 +110,41 @@ def test_an_unknown_regime_lists_the_known_ones():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_without_gpu_is_an_error(tmp_path, cache_dir):
-    with pytest.raises(ConfigError, match="device=cuda"):
-        run(compose_regime("tiny_metabolism", "device=cuda", "progress=false"), tmp_path)
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_cuda_without_gpu_is_an_error(device, tmp_path, cache_dir):
+    with pytest.raises(ConfigError, match=f"device={device} but torch sees no CUDA device"):
+        run(compose_regime("tiny_metabolism", f"device={device}", "progress=false"), tmp_path)
+
+
+def test_gpu_index_and_sweep_jobs_over_the_visible_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    assert resolve_device("cpu", job_num=3) == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda")  # a single run: the current GPU
+    assert [resolve_device("auto", job_num=j) for j in range(3)] == [torch.device(f"cuda:{i}") for i in (0, 1, 0)]
+    with pytest.raises(ConfigError, match=r"device=cuda:2 but torch sees 2 CUDA device\(s\), cuda:0 to cuda:1"):
+        resolve_device("cuda:2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto", job_num=5) == torch.device("cuda")
+
+
+def test_outputs_follow_the_umask(tmp_path, monkeypatch):
+    """Run files, plots, the checkpoint, the curves and the dataset cache are group-readable under
+    umask 027 (owner rw, group r, others nothing), as an ordinary open() would make them."""
+    monkeypatch.setenv("NEURALGRAPH_CACHE", str(tmp_path / "cache"))
+    cfg = compose_regime("tiny_metabolism", "progress=false", "training.data_augmentation_loop=20")
+    old = os.umask(0o027)
+    try:
+        run(cfg, tmp_path / "run")
+    finally:
+        os.umask(old)
+    written = [p for root in (tmp_path / "run", tmp_path / "cache") for p in root.rglob("*")]
+    assert any(p.name == "model.pt" for p in written) and any(p.suffix == ".png" for p in written)
+    assert any(p.name == "data.npz" for p in written) and any(p.name == "metrics.csv" for p in written)
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in written}
+    expected = {name: 0o750 if (tmp_path / name).is_dir() else 0o640 for name in modes}
+    assert modes == expected
 
 
 def test_dataset_dir_depends_on_config_only(tmp_path):

@@ -53,11 +53,20 @@ def learning_rates_and_coefficients(obj: Any) -> list[str]:
 
 
 class Device(str, Enum):
-    """Where tensors live: ``auto`` picks CUDA when present, else the CPU."""
+    """Where tensors live: ``auto`` picks CUDA when present, else the CPU; ``cuda`` may carry a GPU
+    index (``cuda:1``)."""
 
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+def check_device(obj: Any, key: str = "device") -> None:
+    """Refuse a device other than ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    value = str(getattr(obj, key))
+    kind, colon, index = value.partition(":")
+    if kind not in {d.value for d in Device} or (colon and (kind != Device.cuda or not index.isdigit())):
+        raise ConfigError(f"{key}={value} must be auto, cpu, cuda or cuda:N (a GPU index)")
 
 
 class LRSchedule(str, Enum):
@@ -102,7 +111,9 @@ class RunConfig:
     training: Any = MISSING  # a family's training schema
     # The LLM's instruction document in agents/ for this regime ("" = <simulation.family>.md).
     instructions: str = ""
-    device: Device = Device.auto  # auto | cpu | cuda
+    # auto | cpu | cuda | cuda:N. auto: CUDA when torch sees it (the jobs of a sweep take the
+    # visible GPUs in turn), else the CPU.
+    device: str = Device.auto.value
     # Simulated datasets are cached here by a hash of their simulation config.
     cache_dir: str = "${oc.env:NEURALGRAPH_CACHE,${oc.env:HOME,.}/.cache/neuralgraph}"
     plots: bool = True  # draw plots/ at the end of a run (and at checkpoints)
@@ -111,9 +122,16 @@ class RunConfig:
     # Keys a sweeper may change, in Hydra's override grammar (interval, tag(log, ...), choice).
     search_space: Dict[str, str] = field(default_factory=dict)
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    # Where the run starts (see neuralgraph/checkpoint.py): auto (continue this run directory's
+    # unfinished run of the same config, else start) | true (continue it; it must exist) | false
+    # (start at step 0) | a path to a model.pt or run directory to continue from.
+    resume: str = "auto"
+    log_every: int = 0  # steps between two lines of the job log when progress=false; 0: a tenth of the run
+    tensorboard: bool = False  # also log the learning curves to <run dir>/tensorboard (needs tensorboard)
 
     def __post_init__(self) -> None:
-        check_nonnegative(self, "num_threads")
+        check_nonnegative(self, "num_threads", "log_every")
+        check_device(self)
 
     @property
     def instructions_file(self) -> str:

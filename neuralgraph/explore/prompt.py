@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from neuralgraph import resources
+
 from .proposers.base import STRATEGIES, Slot
 from .render import classify, metric_line, short_config
 from .space import SearchSpace
@@ -34,8 +36,8 @@ ANSWER_FORMAT = {
 
 
 def agents_dir() -> Path:
-    """``agents/`` beside the package (a source checkout or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "agents"
+    """The instruction documents: ``agents/`` of the checkout, or ``neuralgraph/agents`` of a wheel."""
+    return resources.agents_dir()
 
 
 def load_instructions(document: str, path: Optional[str]) -> str:

@@ -1,0 +1,1 @@
+"""Hydra configs of NeuralGraph, installed as the package ``neuralgraph.conf`` (see neuralgraph/resources.py)."""
