@@ -12,7 +12,7 @@ Prints
 - one ratio measured in the same process, so machine load cancels out: g_φ evaluated once per
   neuron and gathered onto the edges (this model) against g_φ evaluated on every edge.
 
-Needs the connectome file from the flyvis wheel: ``pip install --no-deps flyvis==1.2.0``.
+The connectome file ships with NeuralGraph (``neuralgraph/data/flyvis/``).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@
 # when heavily loaded and simulating the dataset first). Set `NEURALGRAPH_NOTEBOOK_SIZE=tiny` for `tiny_flyvis` (one
 # column ring, 443 neurons, 8,174 synapses): about a minute.
 #
-# Needs the connectome file of the flyvis wheel: `pip install --no-deps flyvis==1.2.0`. Runs go to
+# The connectome file ships with NeuralGraph (neuralgraph/data/flyvis/, copied from the flyvis wheel). Runs go to
 # `outputs/notebooks/04_flyvis/<size>/` under the working directory; finished runs there are
 # reused (delete the folder to train again).
 
