@@ -3,8 +3,11 @@
 A sweep of many training runs on one regime simulates once: the first run writes
 ``<cache_dir>/datasets/<family>-<hash>/data.npz`` and later runs load it. The hash covers the
 simulation config (resolved, with every default filled in) and :data:`FORMAT_VERSION`, so a change
-of the on-disk layout or of the simulator's meaning invalidates old entries. A corrupt entry is
-reported, deleted and regenerated, never trusted.
+of the on-disk layout or of the simulator's meaning invalidates old entries. It also covers the
+**contents** of every input file the config names (each non-empty key ending in ``_file``: a
+connectivity, a connectome, a stoichiometry): overwrite the file and the next run simulates
+again, rather than training against the old matrix. A corrupt entry is reported, deleted and
+regenerated, never trusted.
 """
 
 from __future__ import annotations
@@ -37,10 +40,35 @@ def _plain(sim_cfg: Any) -> Any:
     return sim_cfg
 
 
+def file_digests(sim_cfg: Mapping[str, Any]) -> dict[str, str]:
+    """``{key: sha256 of the file's bytes}`` for every non-empty ``*_file`` key ("missing" if absent).
+
+    A missing file hashes as such; the simulator then says what is wrong with it.
+    """
+    digests = {}
+    for key, value in sim_cfg.items():
+        if not (key.endswith("_file") and isinstance(value, str) and value):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            digests[key] = "missing"
+            continue
+        sha = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(block)
+        digests[key] = sha.hexdigest()
+    return digests
+
+
 def config_hash(sim_cfg: Any) -> str:
-    """Stable hash of a simulation config (key order does not matter)."""
+    """Stable hash of a simulation config and the contents of its input files (key order does not matter)."""
     sim_cfg = _plain(sim_cfg)
-    blob = json.dumps({"format": FORMAT_VERSION, "simulation": sim_cfg}, sort_keys=True, default=str)
+    content: dict[str, Any] = {"format": FORMAT_VERSION, "simulation": sim_cfg}
+    files = file_digests(sim_cfg)
+    if files:  # configs without input files keep the hashes (and cache entries) they always had
+        content["files"] = files
+    blob = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

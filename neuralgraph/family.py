@@ -27,12 +27,15 @@ without a list to edit:
 A family package holds ``config.py`` with ``SCHEMAS = {"simulation": …, "model": …,
 "training": …}`` (dataclasses registered in Hydra's ConfigStore under the package's last name)
 and ``family.py`` with ``FAMILY``, the :class:`Family` instance. Only ``config.py`` is imported to
-compose a config; ``family.py`` (torch models, simulators) is imported when a run needs it.
+compose a config; ``family.py`` (torch models, simulators) is imported when a run needs it. A
+family that can fit a measured recording (``data=recording``) also holds ``recording.py`` with
+``RECORDING_FAMILY`` (:func:`get_recording_family`); the others refuse such a run in one line.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 from abc import ABC, abstractmethod
@@ -203,3 +206,27 @@ def _family(package: str) -> Family:
 def get_family(name: str) -> Family:
     """The family called ``name`` (imported on first use, so a metabolism run never imports flyvis)."""
     return _family(_package_of(name))
+
+
+#: The module of a family package that fits recordings, and the instance it defines.
+RECORDING_MODULE, RECORDING_ATTRIBUTE = "recording", "RECORDING_FAMILY"
+
+
+def recording_families() -> list[str]:
+    """Names of the families whose package has a ``recording.py`` (they can fit a recording)."""
+    return sorted(name for name, package in family_packages().items()
+                  if importlib.util.find_spec(f"{package}.{RECORDING_MODULE}") is not None)
+
+
+def get_recording_family(name: str) -> Family:
+    """The family ``name`` fitted to a recording (``data=recording``): ``RECORDING_FAMILY`` of its
+    package's ``recording.py``, a :class:`Family` that builds from the file's arrays and scores
+    without a ground truth. A family without one is refused, naming those that have one."""
+    package = _package_of(name)
+    if importlib.util.find_spec(f"{package}.{RECORDING_MODULE}") is None:
+        raise ConfigError(f"data=recording is not supported for simulation.family={name} yet (its package has no "
+                          f"{RECORDING_MODULE}.py); families that fit recordings: {', '.join(recording_families())}")
+    family = getattr(_import(package, RECORDING_MODULE), RECORDING_ATTRIBUTE, None)
+    if not isinstance(family, Family):
+        raise ConfigError(f"{package}.{RECORDING_MODULE} must define {RECORDING_ATTRIBUTE}, a neuralgraph.family.Family")
+    return family

@@ -2,6 +2,8 @@
 
 One run: load or simulate the regime's dataset (cached by config hash) → build the family's GNN →
 train → evaluate against the truth → write the run directory (see :mod:`neuralgraph.rundir`).
+With ``data=recording`` the dataset is a file (:mod:`neuralgraph.recording`) and the family's
+recording path (:func:`neuralgraph.family.get_recording_family`) scores without a truth.
 The task function returns the metrics dict, which is what a sweeper reads.
 
 A run continues from its run directory's checkpoint when ``resume`` says so
@@ -33,7 +35,9 @@ from neuralgraph.config import RunConfig, register_configs
 from neuralgraph.curves import CurveLog
 from neuralgraph.datacache import load_or_simulate
 from neuralgraph.errors import ConfigError, NeuralGraphError
-from neuralgraph.family import Family, get_family
+from neuralgraph.family import Family, get_family, get_recording_family
+from neuralgraph.recording.config import is_recording
+from neuralgraph.recording.prepare import load_recording
 from neuralgraph.signals import Interrupted, StopSignals
 from neuralgraph.trainer import Hooks, TrainResult, train
 
@@ -135,7 +139,8 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path, job_num: int | None = 
 
 
 def _run(cfg: RunConfig, run_dir: Path, config_yaml: str, stop: StopSignals, job_num: int | None) -> dict[str, Any]:
-    family = get_family(cfg.simulation.family)
+    recording = is_recording(cfg.data)
+    family = (get_recording_family if recording else get_family)(cfg.simulation.family)
     family.check(cfg)
     primary_metric = family.primary_metric(cfg)
     device = resolve_device(cfg.device, job_num)
@@ -149,9 +154,12 @@ def _run(cfg: RunConfig, run_dir: Path, config_yaml: str, stop: StopSignals, job
     np.random.seed(int(cfg.training.seed) % 2**32)
 
     t0 = time.perf_counter()
-    arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
-    sim_seconds = time.perf_counter() - t0
-    log.info("dataset %s (%s, %.1f s)", data_dir, "cached" if cached else "simulated", sim_seconds)
+    if recording:  # a file, checked and smoothed; nothing is simulated or cached
+        arrays, data_dir, how = load_recording(cfg.data), Path(cfg.data.path), "recording"
+    else:
+        arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
+        how = "cached" if cached else "simulated"
+    log.info("dataset %s (%s, %.1f s)", data_dir, how, time.perf_counter() - t0)
 
     model, data = family.build(arrays, cfg, device)
     if resume is not None:

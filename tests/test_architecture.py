@@ -7,6 +7,7 @@ deferred import is still a dependency — and resolved to the neuralgraph module
 ``neuralgraph.x``). Layers, bottom to top:
 
     floor     errors io integrate family nn metrics config matrix_file node_types plotting rundir datacache
+              recording
     families  neuralgraph.families.<name> (each folder on its own)
     top       trainer train explore launch report
 """
@@ -21,7 +22,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "neuralgraph"
 FLOOR = ("errors", "io", "integrate", "family", "nn", "metrics", "config", "matrix_file", "node_types",
-         "plotting", "rundir", "datacache", "resources", "signals")
+         "plotting", "rundir", "datacache", "resources", "signals", "recording")
 ABOVE_THE_FLOOR = ("families", "trainer", "checkpoint", "curves", "train", "explore", "launch", "report")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80

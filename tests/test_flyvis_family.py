@@ -116,7 +116,8 @@ def _outputs(model, data, seed=3):
     """Forward pass on a few frames, and every regulariser with the random neurons fixed."""
     torch.manual_seed(seed)
     batch = data.batch(torch.arange(4))
-    cfg = tiny_cfg("training.coeff_W_L1=1e-4", "training.coeff_edge_weight_L2=1e-3")
+    cfg = tiny_cfg("training.coeff_W_L1=1e-4", "training.coeff_edge_weight_L2=1e-3", "training.coeff_edge_diff=100",
+                   "training.coeff_edge_norm=1")
     with torch.no_grad():
         pred = model(batch)
         reg = FAMILY.regularizers(model, batch, pred, cfg.training, TrainClock(epoch=1, step=7, steps_per_epoch=5))

@@ -1,12 +1,13 @@
 """Fly visual system simulator: lattice sizes against the published ones, W, targets, reproducibility.
 
-Needs the connectome file of the flyvis wheel (``pip install --no-deps flyvis==1.2.0``); without it
-these tests are skipped with that reason.
+Reads the connectome file that ships with NeuralGraph (``neuralgraph/data/flyvis/``, copied from
+the flyvis 1.2.0 wheel); the tests are skipped, with the reason, if it is missing.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,13 +191,8 @@ def test_bad_config_and_missing_file(monkeypatch):
         tiny_cfg(segment_frames=0)
     with pytest.raises(DataError, match="connectome_file"):
         fs.find_connectome_file("/nonexistent/file.json")
-    monkeypatch.setattr(fs.importlib.util, "find_spec", lambda name: None)
-
-    def no_dist(name):
-        raise fs.importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(fs.importlib.metadata, "distribution", no_dist)
-    with pytest.raises(DataError, match=r"pip install --no-deps flyvis"):
+    monkeypatch.setattr(fs.resources, "connectome_file", lambda: Path("/nonexistent/fib25-fib19_v2.2.json"))
+    with pytest.raises(DataError, match="reinstall neuralgraph"):
         fs.find_connectome_file()
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from neuralgraph.families.metabolism import simulate as sim
-from neuralgraph.families.metabolism.config import MetabolismModel, MetabolismSimulation
+from neuralgraph.families.metabolism.config import MetabolismModel, MetabolismSimulation, MetabolismTraining
 from neuralgraph.families.metabolism.family import FAMILY
-from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
+from neuralgraph.families.metabolism.model import LOG_WIDTH, Graph, MetabolismGNN
 from neuralgraph.family import TrainClock
 from neuralgraph.launch import compose_regime
 from neuralgraph.train import typed
@@ -45,8 +45,9 @@ def test_homeostasis_starts_at_zero(data):
     assert torch.all(model.homeostasis(torch.rand(3, 12)) == 0)
 
 
-def test_normalised_substrate_is_one_at_c_equal_one(data):
-    model = make_model(data, sub_normalized=True)
+@pytest.mark.parametrize("form", ["softplus", "log"])
+def test_normalised_substrate_is_one_at_c_equal_one(data, form):
+    model = make_model(data, sub_normalized=True, substrate_form=form)
     s = torch.tensor([1.0, 2.0])
     assert torch.allclose(model.substrate(torch.ones(2), s), torch.ones(2))
 
@@ -70,7 +71,7 @@ def test_true_functions_reproduce_the_simulator(data, monkeypatch):
         model.log_k.copy_(torch.as_tensor(data["log_k"]))
     lam = torch.as_tensor(data["homeostatic_lambda"][data["types"]]).float()
     base = torch.as_tensor(data["homeostatic_baseline"][data["types"]]).float()
-    monkeypatch.setattr(model, "substrate", lambda c, s: torch.clamp(c, min=0) ** s)
+    monkeypatch.setattr(model, "log_substrate", lambda c, s: s * torch.log(torch.clamp(c, min=1e-30)))
     monkeypatch.setattr(model, "homeostasis", lambda c: -lam * (c - base))
     x = torch.as_tensor(data["x"][0][:20])
     assert torch.allclose(model({"x": x}), torch.as_tensor(data["y"][0][:20]), rtol=1e-4, atol=1e-4)
@@ -123,3 +124,35 @@ def test_a_model_rebuilt_from_config_and_data_reloads_from_its_state_dict(regime
     assert metrics_rebuilt.keys() == metrics.keys()
     assert all(np.array_equal(metrics[k], metrics_rebuilt[k], equal_nan=True) for k in metrics)
 
+
+
+def test_log_form_is_one_at_c_equal_one_and_reaches_mass_action_near_zero(data):
+    model = make_model(data, substrate_form="log")
+    s = torch.tensor([1.0, 2.0])
+    assert torch.allclose(model.substrate(torch.ones(2), s), torch.ones(2))
+    # One linear layer g = LOG_WIDTH · s · u on the input u = ln(c / c_scale + ε) / LOG_WIDTH:
+    # f(c, s) = ((c / c_scale + ε) / (1 / c_scale + ε))^s, i.e. c^s up to ε, down to c → 0.
+    line = make_model(data, substrate_form="log", n_layers_sub=1)
+    with torch.no_grad():
+        line.mlp_sub.net[0].weight.copy_(torch.tensor([[LOG_WIDTH, 0.0]]))
+        line.mlp_sub.net[0].bias.zero_()
+    line._g = lambda c, s, g=line._g: s * g(c, s)  # the order multiplies the line (c^s)
+    c = torch.tensor([0.0, 0.008, 0.5, 3.0])
+    for order in (1.0, 2.0):
+        f = line.substrate(c, torch.full_like(c, order))
+        assert torch.allclose(f, c**order, rtol=1e-3, atol=1e-5)
+
+
+def test_node_line_is_a_per_metabolite_line_in_units_of_the_loss_scale(data):
+    torch.manual_seed(0)
+    scale = torch.linspace(0.5, 2.0, 12)
+    cfg = MetabolismModel(hidden_dim_sub=8, hidden_dim_node=8, node_line=True)
+    model = MetabolismGNN(cfg, Graph.from_arrays(data), c_scale=5.0, node_scale=scale)
+    c = torch.rand(3, 12) * 8
+    assert torch.equal(model.homeostasis(c), torch.zeros(3, 12))  # starts switched off, like MLP_node
+    with torch.no_grad():
+        model.line.copy_(torch.stack([torch.linspace(-1, 1, 12), torch.linspace(2, -2, 12)]))
+    line = scale * (model.line[0] + model.line[1] * c / 5.0)
+    assert torch.allclose(model.homeostasis(c), line)
+    groups = {g["name"]: g for g in FAMILY.param_groups(model, MetabolismTraining(lr_node=3e-3))}
+    assert groups["node_line"]["params"] == [model.line] and groups["node_line"]["lr"] == 3e-3

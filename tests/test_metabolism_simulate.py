@@ -191,3 +191,20 @@ def test_noisy_simulation_equals_a_hand_written_euler_loop():
     assert np.array_equal(out["y"][:, -1], out["y"][:, -2])
     clean = sim.simulate(small(n_frames=30, noise_model_level=0.05))  # same stream without measurement noise
     assert np.array_equal(clean["y"], y.astype(np.float32))
+
+
+def test_trials_start_from_fresh_states_and_are_pooled_for_training():
+    out = sim.simulate(small(n_frames=30, n_trials=3, n_test_runs=2))
+    assert out["x"].shape == (5, 31, 12) and int(out["n_trials"]) == 3
+    assert len({tuple(out["x"][r, 0]) for r in range(5)}) == 5  # five different initial states
+    pooled = sim.training_frames(out)
+    assert pooled.shape == (93, 12) and np.array_equal(pooled[31:62], out["x"][1])
+    assert np.array_equal(sim.training_frames(out, "y")[62:], out["y"][2])
+    assert out["activity_rank_99"] == effective_rank(pooled, 0.99)
+
+
+def test_one_trial_is_the_single_training_run():
+    out = sim.simulate(small(n_frames=30))
+    assert np.array_equal(sim.training_frames(out), out["x"][0])
+    legacy = {k: v for k, v in out.items() if k != "n_trials"}  # a dataset written before trials existed
+    assert sim.n_trials(legacy) == 1

@@ -27,7 +27,7 @@ DEFAULT_DEADLINE = 180
 def test_notebooks_present():
     names = {p.stem for p in NOTEBOOKS}
     for name in ("01_metabolism_rate_constants", "02_signal_connectivity", "03_stoichiometry", "04_flyvis",
-                 "05_exploration"):
+                 "05_exploration", "06_recording"):
         assert name in names
 
 

@@ -248,6 +248,35 @@ def test_measurement_noise_gives_finite_differences():
     assert 0.05 < np.std(a["u"] - clean["u"][:-1]) < 0.15
 
 
+def test_trials_start_afresh_and_are_never_paired():
+    one = S.simulate(sim_cfg(n_neurons=12, n_frames=89, start_frame=-30))
+    cfg = sim_cfg(n_neurons=12, n_frames=89, start_frame=-30, n_trials=3)
+    a = S.simulate(cfg)
+    np.testing.assert_array_equal(a["trial_bounds"], [0, 30, 60, 90])
+    np.testing.assert_array_equal(one["trial_bounds"], [0, 90])
+    # the first trial is the single-trial run (same draws) up to its end
+    np.testing.assert_array_equal(a["u"][:30], one["u"][:30])
+    dyn = S.build_dynamics(cfg, a["W"].astype(np.float64), a["types"])
+    np.testing.assert_allclose(a["du"], dyn(a["u"].astype(np.float64)), rtol=1e-4, atol=1e-4)
+    euler_gap = np.abs(a["u"][1:] - a["u"][:-1] - 0.1 * a["du"][:-1]).max(axis=1)
+    assert np.all(euler_gap[[29, 59]] > 1e-2) and np.all(np.delete(euler_gap, [29, 59]) < 1e-3)
+
+
+def test_trials_with_measurement_noise_drop_each_trials_last_frame():
+    cfg = sim_cfg(n_neurons=8, n_frames=59, start_frame=-10, n_trials=2, measurement_noise_level=0.01)
+    a = S.simulate(cfg)
+    np.testing.assert_array_equal(a["trial_bounds"], [0, 29, 58])
+    assert a["u"].shape == (58, 8) and a["du"].shape == (58, 8)
+    # within a trial, the target is the forward difference of the observations
+    np.testing.assert_allclose(a["du"][:28], np.diff(a["u"][:29], axis=0) / 0.1, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(a["du"][29:57], np.diff(a["u"][29:], axis=0) / 0.1, rtol=1e-3, atol=1e-3)
+
+
+def test_trials_must_fit_the_frames():
+    with pytest.raises(ConfigError, match="n_trials"):
+        sim_cfg(n_frames=10, n_trials=4)
+
+
 def test_burn_in_changes_the_start():
     a = S.simulate(sim_cfg(n_neurons=10, n_frames=5, start_frame=0))
     b = S.simulate(sim_cfg(n_neurons=10, n_frames=5, start_frame=-50))

@@ -13,12 +13,13 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from neuralgraph.explore.config import (AnthropicConf, ClaudeCLIConf, HeuristicConf, OpenAIConf,
-                                        ScriptedConf, UCBLLMSweeperConf)
+from neuralgraph.explore.config import (AnthropicConf, ClaudeCLIConf, HeuristicConf, ModelBasedConf,
+                                        OpenAIConf, ScriptedConf, UCBLLMSweeperConf)
 
 _cs = ConfigStore.instance()
 _cs.store(group="hydra/sweeper", name="ucb_llm", node=UCBLLMSweeperConf, provider="ucb_llm_sweeper")
-for _name, _node in (("heuristic", HeuristicConf), ("scripted", ScriptedConf),
+for _name, _node in (("model_based", ModelBasedConf), ("heuristic", HeuristicConf),
+                     ("scripted", ScriptedConf),
                      ("anthropic", AnthropicConf), ("openai", OpenAIConf),
                      ("claude_cli", ClaudeCLIConf)):
     _cs.store(group="hydra/sweeper/proposer", name=_name, node=_node, provider="ucb_llm_sweeper")

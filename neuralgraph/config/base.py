@@ -109,6 +109,9 @@ class RunConfig:
     simulation: Any = MISSING  # a family's simulation schema (ground truth; frozen during sweeps)
     model: Any = MISSING  # a family's model schema
     training: Any = MISSING  # a family's training schema
+    # Where the data come from: conf/data/simulated.yaml (the simulator, the default) or
+    # conf/data/recording.yaml (a file; see neuralgraph/recording/config.py).
+    data: Any = MISSING
     # The LLM's instruction document in agents/ for this regime ("" = <simulation.family>.md).
     instructions: str = ""
     # auto | cpu | cuda | cuda:N. auto: CUDA when torch sees it (the jobs of a sweep take the

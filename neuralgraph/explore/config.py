@@ -29,6 +29,25 @@ class HeuristicConf:
 
 
 @dataclass
+class ModelBasedConf:
+    """Each slot takes the model's best-ranked mutation (``hydra.sweeper.model`` sets the model)."""
+
+    name: str = "model_based"
+
+
+@dataclass
+class ModelConf:
+    """The Gaussian-process model of the reward that ranks mutations for every proposer: the
+    ``model_based`` proposer follows it, an LLM is shown its suggestions (:mod:`.advice`)."""
+
+    xi: float = 0.01  # expected-improvement margin (standardised reward units)
+    kappa: float = 2.0  # explore slots rank by mean + kappa * sd
+    replicates: int = 2  # a principle slot replicates the best node up to this many runs, if it pays
+    shown: int = 3  # suggestions per slot kept (and shown to an LLM)
+    pairs: int = 400  # two-key mutations scored per slot (a random sample when there are more)
+
+
+@dataclass
 class ScriptedConf:
     """Canned replies, one per call, from a YAML/JSON list of strings or objects."""
 
@@ -92,7 +111,7 @@ class LandscapeConf:
 @dataclass
 class UCBLLMSweeperConf:
     _target_: str = "hydra_plugins.ucb_llm_sweeper.ucb_llm_sweeper.UCBLLMSweeper"
-    defaults: List[Any] = field(default_factory=lambda: [{"proposer": "heuristic"}])
+    defaults: List[Any] = field(default_factory=lambda: [{"proposer": "model_based"}])
     # Filled by the hydra/sweeper/proposer group; MISSING (not None) so that this node, merged
     # after its defaults, does not overwrite the chosen proposer's config.
     proposer: Any = MISSING
@@ -116,6 +135,7 @@ class UCBLLMSweeperConf:
     max_changed_keys: int = 2  # keys one mutation may change (the prompt says the same)
     max_failed_rounds: int = 3  # stop when the proposer gave no usable reply this many rounds in a row
     resume_stale_s: float = 300.0  # a job's heartbeat older than this: the job is gone (resume)
-    seed: int = 0  # the heuristic's random stream
+    seed: int = 0  # the random streams of the heuristic and the model's candidate sampling
     instructions: Optional[str] = None  # path; None: the document the regime names in agents/
+    model: ModelConf = field(default_factory=ModelConf)
     landscape: LandscapeConf = field(default_factory=LandscapeConf)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .space import Dimension, SearchSpace
 from .tree import Run, TreeState
+from .tree import seed_noise as pooled_noise
 
 
 def position(dim: Dimension, text: Any) -> float:
@@ -51,11 +52,7 @@ def same_result(a: Run, b: Run) -> bool:
 
 def seed_noise(state: TreeState) -> float:
     """Pooled seed-to-seed standard deviation of the reward over replicated nodes (0 if none)."""
-    variances = [statistics.variance([r.reward for r in n.finished_runs()])
-                 for n in state.nodes.values()
-                 if n.succeeded and len(n.finished_runs()) > 1
-                 and all(r.status == "completed" for r in n.finished_runs())]
-    return math.sqrt(statistics.fmean(variances)) if variances else 0.0
+    return pooled_noise(list(state.nodes.values()))
 
 
 @dataclass

@@ -20,11 +20,12 @@ from typing import Optional
 from omegaconf import DictConfig
 
 from . import render
+from .advice import Advisor
 from .calllog import CallLog
 from .candidates import Candidate, make_candidate, queued_configs
 from .errors import SweepError
 from .plots import named_plots, plots_to_show
-from .prompt import build_prompt, load_instructions
+from .prompt import build_prompt, load_instructions, render_advice
 from .proposers import Context, Proposer, ProposerError, Reply, Slot
 from .regimes import RegimeCatalogue
 from .text import MEMORY_ENTRIES, capped, capped_list
@@ -96,12 +97,15 @@ class RoundPlanner:
         scores_text = render.render_ucb(state, scores, self.conf.ucb_c, self.conf.ucb_formula, block_len)
         memory_text = render.render_memory(state, block_len)
         regimes = self.regimes.landscape if block_end else []
+        advisor = Advisor(state, info.space, self.conf.model, dict(state.block_base),
+                          int(self.conf.seed), max_keys)
 
         def prompt(s: list[Slot], feedback: str) -> str:
             return build_prompt(state, info.space, s, feedback, ucb_text=scores_text,
                                 memory_text=memory_text, n_iterations=int(self.conf.n_iterations),
                                 n_iter_block=block_len, regimes=regimes, block_end=block_end,
-                                max_keys=max_keys)
+                                max_keys=max_keys,
+                                advice_text=render_advice(advisor.advise(s, taken), state))
 
         instructions, images = "", []
         if self.proposer.reads_instructions:
@@ -111,7 +115,7 @@ class RoundPlanner:
         return Context(state=state, space=info.space, root_config=dict(state.block_base),
                        slots=slots, seed=int(self.conf.seed), prompt=prompt,
                        instructions=instructions, images=images, taken=taken,
-                       regimes=regimes, max_keys=max_keys)
+                       regimes=regimes, max_keys=max_keys, advice=advisor.advise)
 
     def _ask(self, state: TreeState, ctx: Context, slots: list[Slot], feedback: str,
              attempt: int) -> Optional[Reply]:

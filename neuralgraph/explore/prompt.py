@@ -15,6 +15,7 @@ from typing import Optional
 
 from neuralgraph import resources
 
+from .advice import Advice
 from .proposers.base import STRATEGIES, Slot
 from .render import classify, metric_line, short_config
 from .space import SearchSpace
@@ -70,6 +71,7 @@ def build_prompt(
     regimes: Optional[list[str]] = None,
     block_end: bool = False,
     max_keys: int = 2,
+    advice_text: str = "",
 ) -> str:
     first = state.iteration + 1
     last = state.iteration + len(slots)
@@ -87,6 +89,10 @@ def build_prompt(
         "", "## Working memory", memory_text,
         "", "## UCB scores", ucb_text,
         "", "## Latest results", _recent(state),
+    ]
+    if advice_text:
+        out += ["", "## Model-based suggestions", advice_text]
+    out += [
         "", "## Slots to fill (one mutation each)",
     ]
     for s in slots:
@@ -108,6 +114,43 @@ def build_prompt(
         out += ["", "## Your previous answer was rejected", feedback,
                 "Fix these and answer again with the full JSON object."]
     return "\n".join(out)
+
+
+def render_advice(advice: Advice, state: TreeState) -> str:
+    """The model's suggestions and statistics, as an LLM is shown them."""
+    if advice.n_runs == 0:
+        return "No run of this regime has finished yet: no model to ask."
+    out = [f"A Gaussian process fitted on all {advice.n_runs} finished runs of this regime "
+           "(replicates as repeated observations) ranks the mutations each slot's parent allows. "
+           "Take one as it is, edit it, or propose your own: the numbers are the model's "
+           "predictions, not measurements."]
+    best = advice.best
+    if best is not None:
+        out.append(f"Best node so far: node {best.id}, R={best.reward:.4f} ± {best.spread:.4f} over "
+                   f"{len(best.finished_runs())} run(s) (chosen by its mean less one standard error).")
+    noise = (f"seed noise σ={advice.seed_noise:.4f}, pooled over {advice.replicated_nodes} "
+             "replicated node(s)" if advice.replicated_nodes else "seed noise not measured yet "
+             "(no replicated node)")
+    out.append(f"{noise}; the model's noise σ={advice.model_noise:.4f}.")
+    if advice.relevance:
+        out.append("Keys by the model's relevance (short lengthscale ℓ: the reward changes fast "
+                   "along it): " + ", ".join(f"{k.split('.')[-1]} ℓ={ls:.2f}"
+                                             for k, ls in advice.relevance))
+    for index, options in sorted(advice.suggestions.items()):
+        for rank, sug in enumerate(options, start=1):
+            parent = "root" if sug.parent is None else f"node {sug.parent}"
+            if sug.replicate:
+                what = f"replicate {parent}: {sug.rationale}"
+            else:
+                what = (f"from {parent}: {_changes_text(sug.changes, sug.parent, state)}; "
+                        f"predicted R={sug.mean:.4f} ± {sug.sd:.4f}")
+            out.append(f"Slot {index}, suggestion {rank}: {what}")
+    return "\n".join(out)
+
+
+def _changes_text(changes: dict, parent: Optional[int], state: TreeState) -> str:
+    config = state.block_base if parent is None else state.nodes[parent].config
+    return ", ".join(f"{k}: {config.get(k, 'default')} -> {v}" for k, v in changes.items())
 
 
 def build_summary_prompt(state: TreeState, block_text: str, memory_text: str) -> str:

@@ -161,9 +161,16 @@ class TreeState:
         return [(n, r) for n, r in self.all_runs() if r.status == "pending"]
 
     def best_node(self, block: Optional[int] = None) -> Optional[Node]:
+        """The node to report: the highest mean reward less one standard error,
+        ``R̄ - σ / √n`` (σ the pooled seed noise of the pool, n the node's runs), so a single
+        lucky run does not outrank a config whose replicates agree. Without replicates σ = 0
+        and this is the highest mean. Nodes of failed runs only are never best."""
         pool = self.block_nodes(block) if block is not None else list(self.nodes.values())
         scored = [n for n in pool if n.reward is not None and n.succeeded]
-        return max(scored, key=lambda n: (n.reward, -n.id)) if scored else None
+        if not scored:
+            return None
+        noise = seed_noise(pool)
+        return max(scored, key=lambda n: (lower_bound(n, noise), n.reward, -n.id))
 
     def regime_of(self, node: Node) -> str:
         for b in self.blocks:
@@ -178,6 +185,22 @@ class TreeState:
             out.append(self.nodes[node_id])
             node_id = self.nodes[node_id].parent
         return out
+
+
+def seed_noise(nodes: list[Node]) -> float:
+    """Pooled seed-to-seed standard deviation of the reward over the replicated nodes (0 if
+    none): ``σ² = mean of the nodes' sample variances``; failed runs are no measurement."""
+    variances = [statistics.variance([r.reward for r in n.finished_runs()])
+                 for n in nodes
+                 if n.succeeded and len(n.finished_runs()) > 1
+                 and all(r.status == "completed" for r in n.finished_runs())]
+    return math.sqrt(statistics.fmean(variances)) if variances else 0.0
+
+
+def lower_bound(node: Node, noise: float) -> float:
+    """``R̄ - σ / √n``: the node's mean reward less one standard error of that mean."""
+    runs = len(node.finished_runs())
+    return (node.reward or 0.0) - noise / math.sqrt(max(runs, 1))
 
 
 # ---- persistence ---------------------------------------------------------------------------

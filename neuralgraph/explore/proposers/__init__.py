@@ -10,11 +10,13 @@ from typing import Any, Callable, Mapping
 
 from omegaconf import OmegaConf
 
-from ..config import AnthropicConf, ClaudeCLIConf, HeuristicConf, OpenAIConf, ScriptedConf
+from ..config import (AnthropicConf, ClaudeCLIConf, HeuristicConf, ModelBasedConf, OpenAIConf,
+                      ScriptedConf)
 from ..errors import SweepError
 from .base import (Context, Proposal, Proposer, ProposerError, ProposerUnavailable, Reply, Slot,
                    SlotProposer, parse_reply)
 from .heuristic import HeuristicProposer
+from .model_based import ModelBasedProposer
 
 
 # The factories import their module on use: the LLM SDKs load only for the proposer chosen.
@@ -43,6 +45,7 @@ def _claude_cli(conf: ClaudeCLIConf) -> Proposer:
 
 
 _REGISTRY: dict[str, tuple[type, Callable[[Any], Proposer]]] = {
+    "model_based": (ModelBasedConf, ModelBasedProposer),
     "heuristic": (HeuristicConf, HeuristicProposer),
     "scripted": (ScriptedConf, _scripted),
     "anthropic": (AnthropicConf, _anthropic),
@@ -52,9 +55,9 @@ _REGISTRY: dict[str, tuple[type, Callable[[Any], Proposer]]] = {
 
 
 def make_proposer(node: Mapping[str, Any] | None) -> Proposer:
-    """Build the proposer named by ``node['name']`` (default: heuristic)."""
+    """Build the proposer named by ``node['name']`` (default: model_based)."""
     raw = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node or {})
-    name = raw.get("name", "heuristic")
+    name = raw.get("name", "model_based")
     if name not in _REGISTRY:
         raise SweepError(
             f"unknown proposer '{name}'; choose hydra/sweeper/proposer= one of {', '.join(_REGISTRY)}"
@@ -64,4 +67,5 @@ def make_proposer(node: Mapping[str, Any] | None) -> Proposer:
 
 
 __all__ = ["Context", "Proposal", "Proposer", "ProposerError", "ProposerUnavailable", "Reply",
-           "Slot", "SlotProposer", "make_proposer", "parse_reply", "HeuristicProposer"]
+           "Slot", "SlotProposer", "make_proposer", "parse_reply", "HeuristicProposer",
+           "ModelBasedProposer"]

@@ -32,6 +32,7 @@ from ..space import SearchSpace
 from ..tree import TreeState
 
 if TYPE_CHECKING:
+    from ..advice import Advice
     from ..plots import Plot
 
 STRATEGIES = ("exploit", "explore", "boundary-probe", "degeneracy-break", "switch-dimension",
@@ -107,6 +108,9 @@ class Context:
     taken: list[dict[str, str]] = field(default_factory=list)
     regimes: list[str] = field(default_factory=list)  # landscape mode: regimes to choose from
     max_keys: int = 2  # keys one mutation may change
+    # (slots, configs taken) -> the model's ranked suggestions per slot (:mod:`..advice`); None
+    # where no model is fitted. Fitted on first use, so a proposer that never asks pays nothing.
+    advice: Optional[Callable[[list[Slot], list[dict[str, str]]], Advice]] = None
 
     def config_of(self, node_id: Optional[int]) -> dict[str, str]:
         if node_id is None:

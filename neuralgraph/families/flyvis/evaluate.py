@@ -5,7 +5,8 @@ The metrics are described in :mod:`neuralgraph.families.flyvis.family`. Each par
 ``results.npz`` then holds everything the plots need, so they never touch the model:
 
 - ``W_true``, ``W_learned`` (the raw learned weight, as in every family), ``W_corrected`` (the
-  scale-corrected weight that ``connectivity_R2`` scores), ``W_identifiable``, ``edge_src``/``edge_tgt``;
+  scale-corrected weight that ``connectivity_R2`` scores), ``W_identifiable``, ``edge_src``/``edge_tgt``,
+  ``W_oracle`` (the known-law oracle's weights on the true edges, :mod:`~neuralgraph.families.flyvis.oracle`);
 - ``tau_*``, ``V_rest_*``, ``embeddings``, ``types``, ``type_names``, ``cluster_labels``,
   ``f_slope``, ``f_msg_gain``, ``g_slope``;
 - ``rollout_true``/``rollout_pred``/``rollout_neurons`` (the eight most active test neurons);
@@ -23,6 +24,7 @@ import torch
 from neuralgraph.config.base import RunConfig
 from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisTraining
 from neuralgraph.families.flyvis.model import FlyVisGNN
+from neuralgraph.families.flyvis.oracle import oracle_metrics
 from neuralgraph.families.flyvis.readout import corrected_weights, identifiable_edges, linearise
 from neuralgraph.families.flyvis.rollout import rollout
 from neuralgraph.metrics import linear_fit, r2_score, trace_pearson, trace_r2
@@ -190,6 +192,9 @@ def evaluate(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig,
     for part in (cell_types(model, arrays, fit, cfg.training), held_out_rollout(model, arrays, cfg, device, field_fit)):
         metrics.update(part[0])
         results.update(part[1])
+    oracle_scores, W_oracle = oracle_metrics(arrays, float(cfg.simulation.input_gain))
+    metrics.update(oracle_scores)
+    results["W_oracle"] = W_oracle.astype(np.float32)
     metrics["n_neurons"] = int(len(arrays["node_type"]))
     metrics["n_edges"] = int(arrays["W"].shape[0])
     results.update(function_curves(model, arrays, device))

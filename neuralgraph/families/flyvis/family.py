@@ -49,6 +49,9 @@ Metrics (``analysis.log`` / ``metrics.json``):
   assignment (:func:`neuralgraph.metrics.cluster.matched_accuracy`); accuracy = matched neurons / N.
   ``cluster_accuracy_embedding`` uses the embeddings alone with single-linkage clustering
   (:func:`neuralgraph.metrics.cluster.cluster_accuracy`);
+- ``oracle_connectivity_R2`` (and ``_joint``, ``oracle_tau_R2``, ``oracle_V_rest_R2``,
+  ``oracle_n_weak_edges``, ``data_limited_reason``) — the known-law oracle on the same training
+  data (:mod:`neuralgraph.families.flyvis.oracle`): what any learner could reach;
 - ``test_R2`` / ``test_pearson`` — free Euler rollout of the learned model from the first state of the
   held-out, noise-free test movie, driven by the true test stimulus (when the field is learned, mapped
   through the affine calibration Ω² ≈ a·luminance + b fitted for ``field_R2``), scored trace by trace
@@ -76,6 +79,8 @@ from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
 from neuralgraph.family import Family, TrainClock, TrainData, adam_group
 from neuralgraph.metrics import pearson
 
+#: The per-neuron target scale never drops below this fraction of std(v)/Δt.
+MIN_TARGET_SCALE = 1e-6
 #: Neurons sampled per step by the g_φ regularisers.
 REG_NEURONS = 512
 #: Voltages of the g_φ monotonicity grid, and its finite-difference step as a fraction of the range.
@@ -171,7 +176,10 @@ class FlyVisFamily(Family):
         learn_field = cfg.model.field_type == FieldType.visual
         extras = {} if learn_field else {"stimulus": torch.as_tensor(arrays["stimulus"], device=device)}
         if cfg.training.normalize_targets:
-            scale = y.std(dim=0) + 1e-3 * y.std()
+            # Floored for data that settle (y ≈ 1e-15 would make the loss explode and blame the
+            # optimiser; the oracle then reports the data instead).
+            floor = MIN_TARGET_SCALE * float(x.std()) / float(cfg.simulation.delta_t)
+            scale = (y.std(dim=0) + 1e-3 * y.std()).clamp_min(floor)
         else:
             scale = torch.ones(y.shape[1], device=device)
         return model, TrainData(x=x, y=y, target_scale=scale, extras=extras)

@@ -8,10 +8,10 @@ Connectome
     ``fib25-fib19_v2.2.json``, the connectome file distributed with the ``flyvis`` package
     (Lappalainen et al., *Connectome-constrained networks predict neural activity across the fly
     visual system*, Nature 634, 1132–1140, 2024; TuragaLab/flyvis, MIT licence; the reconstructions
-    are from the FIB-25 and FIB-19 datasets of the Janelia FlyEM project). Only the JSON file is
-    read: the flyvis package is never imported (importing it changes torch's default device and the
-    root logger, and its dependencies include torchvision). Install it without dependencies:
-    ``pip install --no-deps flyvis==1.2.0``.
+    are from the FIB-25 and FIB-19 datasets of the Janelia FlyEM project). NeuralGraph ships a copy
+    with its licence and attribution (``neuralgraph/data/flyvis/``, found through
+    :func:`neuralgraph.resources.connectome_file`); the flyvis package is neither installed nor
+    imported.
 
     The lattice is built here from the file for any ``extent`` e: columns are the axial hexagonal
     coordinates (u, v) with |u|, |v|, |u + v| ≤ e (3e(e+1)+1 columns); a cell type with pattern
@@ -50,60 +50,38 @@ Integration
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from neuralgraph import resources
 from neuralgraph.errors import ConfigError, DataError
 from neuralgraph.families.flyvis.config import STIMULUS_KINDS, FlyVisSimulation
 from neuralgraph.integrate import euler, trajectory
 
-#: The file inside the flyvis wheel that holds the connectome.
-CONNECTOME_FILE = "fib25-fib19_v2.2.json"
-#: What to run when the file is missing.
-INSTALL_HINT = "pip install --no-deps flyvis==1.2.0"
+#: The connectome file (shipped in neuralgraph/data/flyvis/, copied from the flyvis 1.2.0 wheel).
+CONNECTOME_FILE = resources.CONNECTOME_FILE
+#: What to do when the file is missing.
+INSTALL_HINT = "reinstall neuralgraph (the file ships in neuralgraph/data/flyvis/)"
 
 
 # -- locating and reading the connectome --------------------------------------------------------
 
 
 def find_connectome_file(path: str | None = None) -> Path:
-    """The connectome JSON: ``path`` if given, else the copy inside the installed flyvis wheel.
-
-    The wheel is located with :func:`importlib.util.find_spec`, which does not execute the
-    package's ``__init__`` (no side effects on torch or logging).
-    """
+    """The connectome JSON: ``path`` if given, else the copy that ships with NeuralGraph."""
     if path:
         p = Path(path).expanduser()
         if not p.is_file():
             raise DataError(f"simulation.connectome_file={path!r} does not exist")
         return p
-    try:
-        spec = importlib.util.find_spec("flyvis")
-    except (ImportError, ValueError):
-        spec = None
-    candidates: list[Path] = []
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            candidates.append(Path(loc) / "connectome" / CONNECTOME_FILE)
-    try:
-        dist = importlib.metadata.distribution("flyvis")
-        for f in dist.files or []:
-            if f.name == CONNECTOME_FILE:
-                candidates.append(Path(dist.locate_file(f)))
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise DataError(
-        f"the fly connectome ({CONNECTOME_FILE}) was not found. It ships in the flyvis wheel; install "
-        f"it without its dependency tree: `{INSTALL_HINT}` (or set simulation.connectome_file to the JSON path)"
-    )
+    p = resources.connectome_file()
+    if not p.is_file():
+        raise DataError(f"the fly connectome {p} is missing: {INSTALL_HINT}, or set simulation.connectome_file "
+                        "to the JSON path")
+    return p
 
 
 def connectome_available(path: str | None = None) -> bool:
@@ -427,7 +405,11 @@ def integrate(
         if noise > 0:
             v = v + noise * rng.standard_normal(n)
         if not np.isfinite(v).all():
-            raise DataError(f"the flyvis simulation diverged at step {k}; lower simulation.max_gain or delta_t")
+            raise DataError(
+                f"the flyvis simulation diverged at step {k}: spectral radius of |W| {gt.spectral_radius:.3g} "
+                f"(strengths scaled by {gt.gain_scale:.3g} to meet max_gain), delta_t/tau_min = "
+                f"{dt / float(tau.min()):.3g} (explicit Euler needs < 2 with the leak alone); lower "
+                "simulation.max_gain below 1 or delta_t")
         return v
 
     v = euler(dv_dt, v_rest.copy(), n_burn_in, dt, after_frame=perturb)

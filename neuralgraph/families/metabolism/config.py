@@ -66,10 +66,14 @@ class MetabolismSimulation:
     flux_limit: bool = False  # scale reactions so no substrate is consumed below zero in one step
     noise_model_level: float = 0.0  # std of Gaussian process noise added to c after each step
     measurement_noise_level: float = 0.0  # std of noise on the observed c; targets become finite differences
+    # Independent training runs (trials), each from fresh initial concentrations and n_frames long;
+    # the learner and the oracle pool their frames. Several short trials cover more of the
+    # concentration space than one long run of the same total length.
+    n_trials: int = 1
     n_test_runs: int = 1  # held-out runs from fresh initial conditions, used by test_R2 / test_pearson
 
     def __post_init__(self) -> None:
-        check_positive(self, "n_metabolites", "n_reactions", "n_frames", "n_metabolite_types", "substeps",
+        check_positive(self, "n_metabolites", "n_reactions", "n_frames", "n_trials", "n_metabolite_types", "substeps",
                        "delta_t", "rate_mlp_hidden", "rate_mlp_gain", "rate_mlp_input_scale")
         check_nonnegative(self, "n_test_runs", "noise_model_level", "measurement_noise_level")
         if self.log_k_min > self.log_k_max:
@@ -124,6 +128,13 @@ class Aggregation(str, Enum):
     additive = "additive"  # v_j = k_j softplus(MLP_rate(sum_i MLP_sub(c_i, |s_ij|)))  (the seed's MLP law)
 
 
+class SubstrateForm(str, Enum):
+    """Product mode: how MLP_sub turns (c, |s|) into the substrate term f(c, |s|) > 0."""
+
+    softplus = "softplus"  # f = softplus(g(c / c_scale, s)): cannot reach 0 at c = 0 (the seed's form)
+    log = "log"  # ln f = g(ln(c / c_scale + eps) / LOG_WIDTH, s): c^s is a line in ln c, f -> 0 as c -> 0
+
+
 class SubstrateOrders(str, Enum):
     """Learned S: where the substrate order |s| fed to MLP_sub comes from."""
 
@@ -158,6 +169,10 @@ class MetabolismModel:
     # true coefficient is 0, so the sparsity pattern can be scored.
     extra_edge_fraction: float = 0.0
     embedding_dim: int = 2  # per-metabolite embedding a_i fed to MLP_node
+    # Add a per-metabolite line s_i (b_i + w_i c / c_scale) to MLP_node (s_i: the metabolite's
+    # target scale): each metabolite's own relaxation gets its own parameters instead of going
+    # through the shared MLP and a barely trained embedding.
+    node_line: bool = True
     hidden_dim_sub: int = 64  # MLP_sub width
     n_layers_sub: int = 3  # MLP_sub linear layers
     hidden_dim_node: int = 64  # MLP_node width
@@ -165,6 +180,8 @@ class MetabolismModel:
     # Divide MLP_sub(c, s) by MLP_sub(1, s): the rate law is then pinned to 1 at c = 1, as c^s is,
     # which removes the k <-> MLP_sub scale ambiguity by construction (see README).
     sub_normalized: bool = True
+    # Product mode: the substrate function's form (see SubstrateForm and the README).
+    substrate_form: SubstrateForm = SubstrateForm.log
     log_k_init: float = -1.5  # initial log10 k of every reaction (no knowledge of the true range)
     log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
 

@@ -7,14 +7,16 @@ The primary metric depends on the mode: ``rate_constants_R2`` with S given,
 The read-outs live beside this module: :mod:`.readout` (rate constants, substrate function,
 homeostasis), :mod:`.stoichiometry` (the learned S), :mod:`.rollout` (rollouts on held-out runs).
 
-Metrics with S learned (definitions and the per-reaction gauge in
-:mod:`neuralgraph.metrics.stoichiometry`): ``stoichiometry_R2`` (gauge-fixed identity R² on the
-true edges of identifiable reactions), ``stoichiometry_R2_all``, ``stoichiometry_R2_raw``,
+Metrics with S learned (definitions and the per-reaction gauges in
+:mod:`neuralgraph.metrics.stoichiometry`): ``stoichiometry_R2`` (truth-free: identity R² on the
+true edges of identifiable reactions after dividing each learned column by its smallest clear
+coefficient), ``stoichiometry_R2_oracle_gauge`` (the same after the least-squares rescaling of
+each column against the truth), ``stoichiometry_R2_all``, ``stoichiometry_R2_raw``,
 ``stoichiometry_r2_fit``, ``stoichiometry_sign_accuracy``, ``stoichiometry_integer_accuracy``
-(+ ``_raw``), the truth-free read-out ``stoichiometry_R2_mincoef`` /
-``stoichiometry_integer_accuracy_mincoef``, ``stoichiometry_precision`` / ``stoichiometry_recall`` (superset of edges only),
-``stoichiometry_gauge_median``, ``n_unidentifiable_reactions``, plus the rollout and rank metrics
-below. Reactions sharing substrates and orders with another reaction are unidentifiable
+(+ ``_raw``, ``_mincoef``), ``stoichiometry_precision`` / ``stoichiometry_recall`` (superset of
+edges only), ``stoichiometry_gauge_median``, ``n_unidentifiable_reactions``, the known-law oracle
+``oracle_stoichiometry_R2`` (:func:`.stoichiometry.oracle_readout`), plus the rollout and rank
+metrics below. Reactions sharing substrates and orders with another reaction are unidentifiable
 (:func:`duplicate_reactions`).
 
 Metrics with S given (all in ``analysis.log`` / ``metrics.json``; arrays in ``results.npz``):
@@ -25,6 +27,11 @@ Metrics with S given (all in ``analysis.log`` / ``metrics.json``; arrays in ``re
   reactions, and pairs of reactions with the same substrates whose effects cancel or add, are
   not identifiable by any learner and are left out; ``n_unidentifiable`` counts them.
 - ``rate_constants_R2_all`` — the same over every reaction.
+- ``oracle_rate_constants_R2``, ``oracle_max_abs_dex``, ``oracle_n_weak_reactions``,
+  ``oracle_n_nonpositive_k``, ``oracle_homeostasis_slope_t<T>`` / ``_offset_t<T>`` — the known-law
+  oracle (:mod:`.oracle`): least squares for k and the per-type homeostasis lines with the true
+  rate law, on the same training frames and loss weights; ``data_limited_reason`` when it is
+  itself ≤ 0.9.
 - ``rate_constants_r2_fit`` — squared Pearson r of the least-squares line over every reaction
   (the reference code's definition; blind to scale and offset).
 - ``rate_constants_R2_shifted`` — identity R² on identifiable reactions after removing the mean
@@ -56,7 +63,7 @@ import torch
 
 from neuralgraph.config.base import RunConfig
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.metabolism import readout, rollout, stoichiometry
+from neuralgraph.families.metabolism import oracle, readout, rollout, stoichiometry
 from neuralgraph.families.metabolism import simulate as sim
 from neuralgraph.families.metabolism.config import (
     Aggregation, LossWeight, MetabolismSimulation, MetabolismTraining, RateLaw, SubstrateOrders,
@@ -95,8 +102,8 @@ class MetabolismFamily(Family):
         self, arrays: Mapping[str, np.ndarray], cfg: RunConfig, device: torch.device,
     ) -> tuple[MetabolismGNN, TrainData]:
         m, t = cfg.model, cfg.training
-        x = torch.as_tensor(arrays["x"][0], device=device)
-        y = torch.as_tensor(arrays["y"][0], device=device)
+        x = torch.as_tensor(sim.training_frames(arrays), device=device)
+        y = torch.as_tensor(sim.training_frames(arrays, "y"), device=device)
         n_met, n_rxn = arrays["S"].shape
         gen = torch.Generator().manual_seed(t.seed)
         jitter = (2 * torch.rand(n_rxn, generator=gen) - 1) * m.log_k_init_spread
@@ -109,11 +116,12 @@ class MetabolismFamily(Family):
             participating = np.asarray(arrays["all_met"])
         # coeff_k_center pulls mean log k to the centre of the *true* range: it uses the truth.
         k_centre = 0.5 * (cfg.simulation.log_k_min + cfg.simulation.log_k_max)
+        scale = target_scale(y, participating, n_met, t)
         model = MetabolismGNN(m, graph, c_scale=float(1.5 * x.std()), log_k_init=m.log_k_init + jitter,
-                              S_init=S_init, k_centre=k_centre).to(device)
+                              S_init=S_init, k_centre=k_centre, node_scale=scale).to(device)
         if m.learn_stoichiometry and t.S_grad_clip > 0:
             stoichiometry.clip_gradient(model.sto, float(t.S_grad_clip))
-        return model, TrainData(x=x, y=y, target_scale=target_scale(y, participating, n_met, t))
+        return model, TrainData(x=x, y=y, target_scale=scale)
 
     def param_groups(self, model: MetabolismGNN, t: MetabolismTraining) -> list[dict[str, Any]]:
         lr_node = t.lr_node if t.lr_node > 0 else t.lr
@@ -125,6 +133,8 @@ class MetabolismFamily(Family):
         ]
         if model.aggregation is Aggregation.additive:
             groups.append(adam_group("MLP_rate", model.mlp_rate.parameters(), t.lr_sub, t.lr))
+        if model.node_line:
+            groups.append(adam_group("node_line", [model.line], t.lr_node, t.lr))
         if model.learn_stoichiometry:
             s_params = [model.sto] + ([model.sto_sub] if model.substrate_order_mode is SubstrateOrders.free else [])
             groups.append(adam_group("S", s_params, t.lr_S, t.lr))
@@ -175,14 +185,18 @@ class MetabolismFamily(Family):
         results: dict[str, Any] = {"S": arrays["S"], "types": arrays["types"]}
         if model.learn_stoichiometry:
             superset = cfg.model.extra_edge_fraction > 0
-            s_metrics, s_results = stoichiometry.readout(model, arrays, cfg.training.sparsity_threshold, superset)
-            metrics.update(s_metrics)
-            results.update(s_results)
+            parts = [stoichiometry.readout(model, arrays, cfg.training.sparsity_threshold, superset)]
+            if not cfg.simulation.flux_limit:  # the limiter makes the law non-linear in S·k (see rate_oracle)
+                edges = (model.edge_met.cpu().numpy(), model.edge_rxn.cpu().numpy())
+                parts.append(stoichiometry.oracle_readout(arrays, *edges, loss_scale(arrays, edges[0], cfg.training)))
+            for metrics_part, results_part in parts:
+                metrics.update(metrics_part)
+                results.update(results_part)
             results.update({"log_k_true": arrays["log_k"], "log_k_learned": readout.corrected_log_k(model)})
         else:
-            k_metrics, k_results = readout.rate_constants(model, arrays)
-            metrics.update(k_metrics)
-            results.update(k_results)
+            for part in (readout.rate_constants(model, arrays), rate_oracle(arrays, cfg.simulation, cfg.training)):
+                metrics.update(part[0])
+                results.update(part[1])
         grid = readout.function_grid(arrays, device)
         mass_action = cfg.simulation.rate_law == RateLaw.mass_action
         for part in (readout.substrate_function(model, grid, mass_action), readout.homeostasis(model, arrays, grid),
@@ -192,7 +206,7 @@ class MetabolismFamily(Family):
         metrics["activity_rank"] = int(arrays["activity_rank_99"])
         metrics["activity_rank_90"] = int(arrays["activity_rank_90"])
         metrics["activity_rank_99"] = int(arrays["activity_rank_99"])
-        x_train = arrays["x"][0]
+        x_train = sim.training_frames(arrays)
         results.update({"c_observed_min": x_train.min(axis=0), "c_observed_max": x_train.max(axis=0)})
         return metrics, results
 
@@ -203,6 +217,34 @@ class MetabolismFamily(Family):
         from neuralgraph.families.metabolism import plots
 
         plots.plot_all(results, metrics, history, plot_dir)
+
+
+def rate_oracle(
+    arrays: Mapping[str, np.ndarray], s: MetabolismSimulation, t: MetabolismTraining,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The known-law oracle beside the learned k (:mod:`.oracle`), with the learner's loss weights,
+    and the one-line reason when even the oracle cannot reach convergence on these data.
+
+    None with ``flux_limit``: the limiter rescales each rate by a factor that depends on k itself,
+    so the simulated law is no longer linear in k and a least-squares "oracle" would be wrong.
+    """
+    if s.flux_limit:
+        return {}, {}
+    scale = loss_scale(arrays, np.asarray(arrays["all_met"]), t)
+    metrics, results = oracle.rate_constants(arrays, scale, readout.identifiable(arrays))
+    if not metrics["oracle_rate_constants_R2"] > 0.9:
+        metrics["data_limited_reason"] = (
+            "least squares with the true rate law recovers log10 k only to "
+            f"R2={metrics['oracle_rate_constants_R2']:.3f} ({metrics['oracle_n_weak_reactions']} reactions in weak "
+            "directions of the design)"
+        )
+    return metrics, results
+
+
+def loss_scale(arrays: Mapping[str, np.ndarray], participating: np.ndarray, t: MetabolismTraining) -> np.ndarray:
+    """The learner's per-metabolite loss divisor (:func:`target_scale`) as numpy, for the oracles."""
+    y = torch.as_tensor(sim.training_frames(arrays, "y"))
+    return target_scale(y, participating, arrays["S"].shape[0], t).numpy()
 
 
 def target_scale(y: torch.Tensor, participating: np.ndarray, n_met: int, t: MetabolismTraining) -> torch.Tensor:

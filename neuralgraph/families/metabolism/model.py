@@ -1,6 +1,6 @@
 r"""GNN mirroring a metabolic network, with the stoichiometry S given or learned.
 
-    dc_i/dt = MLP_node(c_i, a_i) + Σ_j S_ij v_j
+    dc_i/dt = MLP_node(c_i, a_i) [+ σ_i (b_i + w_i c_i / c_s)] + Σ_j S_ij v_j
 
 Two ways to combine a reaction's substrates into its rate (``aggregation``):
 
@@ -9,13 +9,18 @@ Two ways to combine a reaction's substrates into its rate (``aggregation``):
   the same form as the simulator's MLP rate law)
 
 - ``log_k`` (one per reaction) are the rate constants in log10 units;
-- f = MLP_sub (product) is made positive with a softplus and, with ``sub_normalized``, divided by
-  its value at c = 1: f(c, s) = softplus(g(c, s)) / softplus(g(1, s)). Then f(1, s) = 1 = 1^s
-  exactly, so the symmetry k → α^n k, f → f/α is removed by construction instead of by a penalty;
-  the product over substrates is a sum of logs scattered onto reactions;
+- f (product mode) comes from g = MLP_sub in one of two forms (``substrate_form``):
+  ``log`` (the default), ln f(c, s) = g(u(c), s) − g(u(1), s) with u(c) = ln(c / c_s + ε) / 3,
+  so that mass action c^s is the straight line s·ln c and f → 0 as c → 0; or ``softplus``, the
+  seed's f(c, s) = softplus(g(c / c_s, s)) / softplus(g(1 / c_s, s)), which cannot get near 0.
+  With ``sub_normalized`` (both forms) f(1, s) = 1 = 1^s exactly, so the symmetry
+  k → α^n k, f → f/α is removed by construction instead of by a penalty; the product over
+  substrates is a sum of logs scattered onto reactions;
 - σ = MLP_sub (additive, output ``msg_dim``) and ρ = MLP_rate (output 1);
 - MLP_node(c, a) is the homeostasis term (``homeostasis``), with a learned per-metabolite
-  embedding a_i; its last layer starts at zero so homeostasis switches on only when the data ask;
+  embedding a_i; its last layer starts at zero so homeostasis switches on only when the data ask.
+  ``node_line`` adds a line per metabolite, b_i + w_i c_i / c_s (from zero), in units of the
+  metabolite's loss scale σ_i, so that each metabolite's relaxation has parameters of its own;
 - S given (``learn_stoichiometry=False``): S is a buffer, never trained. f depends on the
   metabolite and the order s only, so in product mode it is evaluated once per (metabolite,
   distinct s) and gathered onto the substrate edges — not once per edge;
@@ -43,10 +48,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuralgraph.families.metabolism.config import Aggregation, MetabolismModel, SubstrateOrders
+from neuralgraph.families.metabolism.config import Aggregation, MetabolismModel, SubstrateForm, SubstrateOrders
 from neuralgraph.nn.mlp import MLP
 
 LN10 = math.log(10.0)
+#: Log form of MLP_sub: its input is ln(c / c_scale + LOG_EPS) / LOG_WIDTH (c = 0 maps to ≈ −4.6).
+LOG_EPS = 1e-6
+LOG_WIDTH = 3.0
 #: Points of the concentration grid on which ``coeff_MLP_sub_diff`` probes MLP_sub.
 N_PROBE = 100
 
@@ -101,6 +109,7 @@ class MetabolismGNN(nn.Module):
         log_k_init: torch.Tensor | None = None,
         S_init: torch.Tensor | None = None,
         k_centre: float = float("nan"),
+        node_scale: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.learn_stoichiometry = bool(cfg.learn_stoichiometry)
@@ -109,6 +118,7 @@ class MetabolismGNN(nn.Module):
         self.substrate_order_mode = SubstrateOrders(cfg.substrate_orders)
         self.use_homeostasis = bool(cfg.homeostasis)
         self.sub_normalized = bool(cfg.sub_normalized)
+        self.substrate_form = SubstrateForm(cfg.substrate_form)
         n_met, n_rxn = graph.n_metabolites, graph.n_reactions
         self.n_metabolites, self.n_reactions = n_met, n_rxn
         if self.learn_stoichiometry:
@@ -133,6 +143,10 @@ class MetabolismGNN(nn.Module):
             self.mlp_sub = MLP(2, cfg.msg_dim, cfg.hidden_dim_sub, cfg.n_layers_sub, "tanh")
             self.mlp_rate = MLP(cfg.msg_dim, 1, cfg.hidden_dim_rate, cfg.n_layers_rate, "tanh")
         self.mlp_node = MLP(1 + cfg.embedding_dim, 1, cfg.hidden_dim_node, cfg.n_layers_node, "tanh", zero_last=True)
+        self.node_line = bool(cfg.node_line)
+        if self.node_line:
+            self.line = nn.Parameter(torch.zeros(2, n_met))  # (b_i, w_i), in units of node_scale
+            self.register_buffer("node_scale", torch.ones(n_met) if node_scale is None else node_scale.float().clone())
 
     def _init_given_stoichiometry(self, graph: Graph) -> None:
         if graph.S is None or graph.sub_s is None:
@@ -198,14 +212,32 @@ class MetabolismGNN(nn.Module):
         self.sto.data = torch.where(sub, self.sto.clamp(max=0.0), self.sto.clamp(min=0.0))
 
     # f(c, s) (product mode) ------------------------------------------------------------------
-    def substrate_raw(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """softplus(g(c, s)) for broadcastable c and s (no normalisation)."""
+    def _g(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """g(c, s) for broadcastable c and s: MLP_sub of c / c_scale, or of ln(c / c_scale + ε) / LOG_WIDTH."""
         c, s = torch.broadcast_tensors(c, s)
-        inp = torch.stack([c / self.c_scale, s], dim=-1)
-        return F.softplus(self.mlp_sub(inp)[..., 0])
+        if self.substrate_form is SubstrateForm.log:
+            c = torch.log(torch.clamp(c, min=0.0) / self.c_scale + LOG_EPS) / LOG_WIDTH
+        else:
+            c = c / self.c_scale
+        return self.mlp_sub(torch.stack([c, s], dim=-1))[..., 0]
+
+    def log_substrate(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """ln f(c, s); with ``sub_normalized``, f(1, s) = 1 (in the log form: g(c, s) − g(1, s))."""
+        if self.substrate_form is not SubstrateForm.log:
+            return torch.log(self.substrate(c, s) + 1e-30)
+        g = self._g(c, s)
+        return g - self._g(torch.ones_like(s), s) if self.sub_normalized else g
+
+    def substrate_raw(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The unnormalised substrate term: softplus(g(c, s)), or exp g(c, s) in the log form."""
+        if self.substrate_form is SubstrateForm.log:
+            return torch.exp(self._g(c, s))
+        return F.softplus(self._g(c, s))
 
     def substrate(self, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """f(c, s); with ``sub_normalized``, divided by f(1, s) so that f(1, s) = 1."""
+        if self.substrate_form is SubstrateForm.log:
+            return torch.exp(self.log_substrate(c, s))
         raw = self.substrate_raw(c, s)
         if self.sub_normalized:
             raw = raw / self.substrate_raw(torch.ones_like(s), s)
@@ -214,10 +246,9 @@ class MetabolismGNN(nn.Module):
     def log_rates(self, c: torch.Tensor) -> torch.Tensor:
         """ln v_j for a batch of states c (B, N) → (B, R) (product mode)."""
         if self.learn_stoichiometry:
-            log_f_edges = torch.log(self.substrate(c[:, self.sub_met], self.substrate_orders()) + 1e-30)  # (B, E)
+            log_f_edges = self.log_substrate(c[:, self.sub_met], self.substrate_orders())  # (B, E)
         else:
-            s = self.s_values
-            log_f = torch.log(self.substrate(c.unsqueeze(-1), s) + 1e-30)  # (B, N, n_s)
+            log_f = self.log_substrate(c.unsqueeze(-1), self.s_values)  # (B, N, n_s)
             log_f_edges = log_f[:, self.sub_met, self.sub_s_index]  # (B, E)
         return LN10 * self.log_k + log_f_edges @ self.incidence
 
@@ -237,10 +268,13 @@ class MetabolismGNN(nn.Module):
         return torch.exp(LN10 * self.log_k) * F.softplus(drive) * self.has_substrate
 
     def homeostasis(self, c: torch.Tensor) -> torch.Tensor:
-        """MLP_node(c_i, a_i) for c (B, N) → (B, N)."""
+        """MLP_node(c_i, a_i) (+ the per-metabolite line) for c (B, N) → (B, N)."""
         a = self.a.unsqueeze(0).expand(c.shape[0], -1, -1)
         inp = torch.cat([(c / self.c_scale).unsqueeze(-1), a], dim=-1)
-        return self.mlp_node(inp)[..., 0]
+        out = self.mlp_node(inp)[..., 0]
+        if self.node_line:
+            out = out + self.node_scale * (self.line[0] + self.line[1] * c / self.c_scale)
+        return out
 
     def derivative(self, c: torch.Tensor) -> torch.Tensor:
         """dc/dt (B, N) = S v (+ MLP_node)."""

@@ -19,6 +19,7 @@ import torch
 
 from neuralgraph.families.metabolism.config import Aggregation
 from neuralgraph.families.metabolism.model import MetabolismGNN
+from neuralgraph.families.metabolism.simulate import training_frames
 from neuralgraph.metrics import linear_fit, r2_score, trimmed_fit
 
 #: A reaction is identifiable when less than this share of its k lies in the design null space.
@@ -107,7 +108,7 @@ def homeostasis(
     """Slope and offset of MLP_node(c, a_i) per metabolite, averaged per type, against the truth."""
     if not model.use_homeostasis:
         return {}, {}
-    x_train = arrays["x"][0]
+    x_train = training_frames(arrays)
     g = grid.cpu().numpy()
     with torch.no_grad():
         node = model.homeostasis(grid.unsqueeze(-1).expand(-1, x_train.shape[1])).T.cpu().numpy()  # (N, G)
@@ -136,5 +137,5 @@ def homeostasis(
 
 
 def function_grid(arrays: Mapping[str, np.ndarray], device: torch.device) -> torch.Tensor:
-    """``GRID`` concentrations from 0 to the largest observed in the training run."""
-    return torch.linspace(0.0, float(arrays["x"][0].max()), GRID, device=device)
+    """``GRID`` concentrations from 0 to the largest observed in the training runs."""
+    return torch.linspace(0.0, float(training_frames(arrays).max()), GRID, device=device)

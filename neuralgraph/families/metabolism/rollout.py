@@ -23,7 +23,7 @@ import torch
 
 from neuralgraph.families.metabolism.config import MetabolismSimulation, MetabolismTraining
 from neuralgraph.families.metabolism.model import MetabolismGNN
-from neuralgraph.families.metabolism.simulate import TrueSystem, nonnegative
+from neuralgraph.families.metabolism.simulate import TrueSystem, n_trials, nonnegative
 from neuralgraph.integrate import euler, trajectory
 from neuralgraph.metrics import r2_score, trace_pearson, trace_r2
 
@@ -72,8 +72,8 @@ def rollout_scores(
     model: MetabolismGNN, arrays: Mapping[str, np.ndarray], sim: MetabolismSimulation,
     training: MetabolismTraining, device: torch.device,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The scores of the module docstring on the held-out runs (the training run when there are none)."""
-    runs = list(range(1, arrays["x"].shape[0])) or [0]
+    """The scores of the module docstring on the held-out runs (the first training run when there are none)."""
+    runs = list(range(n_trials(arrays), arrays["x"].shape[0])) or [0]
     x_true = arrays["x_clean"][runs]
     dt, substeps = float(sim.delta_t), sim.substeps
     n_states = x_true.shape[1]

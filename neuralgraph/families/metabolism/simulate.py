@@ -331,8 +331,19 @@ def integrate(
     return np.ascontiguousarray(states.swapaxes(0, 1)), np.ascontiguousarray(derivatives.swapaxes(0, 1))
 
 
+def training_frames(arrays: Mapping[str, np.ndarray], key: str = "x") -> np.ndarray:
+    """The frames of every training run (trial) pooled: (n_trials · (n_frames + 1), N)."""
+    runs = arrays[key][: n_trials(arrays)]
+    return runs.reshape(-1, runs.shape[-1])
+
+
+def n_trials(arrays: Mapping[str, np.ndarray]) -> int:
+    """Training runs in a dataset (1 in datasets written before trials existed)."""
+    return int(arrays.get("n_trials", 1))
+
+
 def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
-    """Simulate ``1 + n_test_runs`` runs of the network; run 0 is for training."""
+    """Simulate ``n_trials + n_test_runs`` runs of the network; the first ``n_trials`` are for training."""
     rng = np.random.default_rng(sim.seed)
     net = network(sim, rng)
     log_k = rng.uniform(sim.log_k_min, sim.log_k_max, size=sim.n_reactions)
@@ -345,7 +356,8 @@ def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
     flux_dt = float(sim.delta_t) / sim.substeps if sim.flux_limit else None
     system = TrueSystem(net, 10.0**log_k, lam_t[types], base_t[types], rate_mlp, flux_dt)
 
-    c0 = rng.uniform(sim.concentration_min, sim.concentration_max, size=(1 + sim.n_test_runs, sim.n_metabolites))
+    n_runs = sim.n_trials + sim.n_test_runs
+    c0 = rng.uniform(sim.concentration_min, sim.concentration_max, size=(n_runs, sim.n_metabolites))
     x, y = integrate(system, c0, sim, rng)
     x_clean = x.copy()
     if sim.measurement_noise_level > 0:
@@ -354,6 +366,7 @@ def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
         y[:, -1] = y[:, -2]
 
     met_all, rxn_all, s_all = net.all_edges
+    train_x = x[: sim.n_trials].reshape(-1, sim.n_metabolites)
     out = {
         "x": x.astype(np.float32),
         "y": y.astype(np.float32),
@@ -370,12 +383,14 @@ def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
         "homeostatic_lambda": lam_t,
         "homeostatic_baseline": base_t,
         "delta_t": np.float64(sim.delta_t),
-        "activity_rank_90": np.int64(effective_rank(x[0], 0.90)),
-        "activity_rank_99": np.int64(effective_rank(x[0], 0.99)),
+        "n_trials": np.int64(sim.n_trials),
+        "activity_rank_90": np.int64(effective_rank(train_x, 0.90)),
+        "activity_rank_99": np.int64(effective_rank(train_x, 0.99)),
     }
     if rate_mlp is None:
-        # Null-space weight of each k_j (and λ terms) in the training run's design matrix.
-        out["null_weight"] = null_space_weight(design_gram(x_clean[0], net, types, sim.n_metabolite_types))
+        # Null-space weight of each k_j (and λ terms) in the training runs' design matrix.
+        clean = x_clean[: sim.n_trials].reshape(-1, sim.n_metabolites)
+        out["null_weight"] = null_space_weight(design_gram(clean, net, types, sim.n_metabolite_types))
     else:
         out.update(rate_mlp.params())
     return out

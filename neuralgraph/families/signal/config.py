@@ -99,6 +99,9 @@ class SignalSimulation:
     delta_t: float = 0.1  # Euler step = time between stored frames
     start_frame: int = -1000  # burn-in: integration starts here; only frames >= 0 are stored
     initial_state_std: float = 5.0  # u_i at start_frame ~ N(0, initial_state_std^2)
+    # Independent runs from new initial states (each with its own burn-in) sharing the n_frames + 1
+    # stored states; frames of two trials are never paired (trial_bounds in the dataset).
+    n_trials: int = 1
     connectivity_type: Connectivity = Connectivity.chaotic  # W constructor
     connectivity_rank: int = 20  # rank of W for connectivity_type=low_rank
     connectivity_filling_factor: float = 1.0  # fraction of off-diagonal entries kept (1 = dense)
@@ -127,6 +130,9 @@ class SignalSimulation:
         if self.n_frames < 2:
             raise ConfigError(f"simulation.n_frames={self.n_frames} must be >= 2")
         check_positive(self, "delta_t")
+        if not 1 <= self.n_trials <= (self.n_frames + 1) // 3:
+            raise ConfigError(f"simulation.n_trials={self.n_trials} must be in [1, (n_frames + 1) // 3]: "
+                              "every trial needs at least 3 stored frames")
         if self.start_frame > 0:
             raise ConfigError(f"simulation.start_frame={self.start_frame} must be <= 0 (a burn-in)")
         if self.connectivity_type == Connectivity.low_rank and not 1 <= self.connectivity_rank <= n:

@@ -18,7 +18,7 @@ Metrics (keys of ``analysis.log``):
   well the data determine W at all. Below ~10³ the seeds' regimes recover W to R² > 0.99; a neuron
   stuck in saturation or activity collapsed onto a few dimensions sends it to 10⁴–10¹⁶.
 - ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
-  Euler steps, against a noise-free re-simulation of the ground truth from the same state; the
+  Euler steps (at most the first trial's length), against a noise-free re-simulation of the ground truth from the same state; the
   mean snapshot R² every ``training.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).
 - ``test_horizon`` / ``truth_horizon`` — first snapshot frame where the rollout's R² drops below
   0.9, for the model and for the truth against itself from a start perturbed by 10⁻⁶·std: in
@@ -32,9 +32,13 @@ Metrics (keys of ``analysis.log``):
   input over the driven neurons and all frames.
 - ``W_sign_accuracy`` — with Dale's law: fraction of non-zero true weights whose corrected learned
   weight has the same sign.
+- ``oracle_connectivity_R2``, ``oracle_ridge``, ``oracle_design_rank``, ``oracle_n_weak_neurons``,
+  ``target_motion`` and, for data that cannot support recovery, ``data_limited_reason`` — the
+  known-law oracle on the same training data (:mod:`neuralgraph.families.signal.oracle`): what
+  any learner could reach, beside what this one reached (up to 2,000 neurons).
 
 Arrays: ``W_true``, ``W_learned`` (the raw learned W), ``W_corrected`` (after the scale
-correction), ``sender_scale`` (k_j), ``embeddings``, ``types``, ``rollout_true`` /
+correction), ``W_oracle`` (the oracle's W), ``sender_scale`` (k_j), ``embeddings``, ``types``, ``rollout_true`` /
 ``rollout_pred``, ``e_learned`` (with a learned field) and the function curves of
 :func:`neuralgraph.families.signal.curves.function_curves`.
 """
@@ -51,6 +55,7 @@ from neuralgraph.families.signal import simulate as sim_signal
 from neuralgraph.families.signal.config import SignalTraining
 from neuralgraph.families.signal.curves import function_curves, psi_learned, psi_true, x_norm
 from neuralgraph.families.signal.model import SignalGNN, rollout
+from neuralgraph.families.signal.oracle import oracle_metrics
 from neuralgraph.families.signal.readout import correct_connectivity, sender_scale
 from neuralgraph.metrics.cluster import cluster_accuracy
 from neuralgraph.metrics.regression import linear_fit
@@ -108,7 +113,8 @@ def rollout_metrics(
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """(metrics, truth, prediction): the free rollout against a noise-free re-simulation."""
     dt = float(arrays["delta_t"])
-    n_steps = int(min(training.n_rollout_frames, arrays["u"].shape[0] - 1))
+    first_trial = int(arrays["trial_bounds"][1]) if "trial_bounds" in arrays else arrays["u"].shape[0]
+    n_steps = int(min(training.n_rollout_frames, first_trial - 1))
     every = int(training.rollout_every)
     u0 = arrays["u"][0].astype(np.float64)
     e = arrays["e"].astype(np.float64) if "e" in arrays else None
@@ -146,6 +152,8 @@ def evaluate(
     W_learned, W_corr, k = corrected_weights(model, dyn, arrays["u"], t)
     metrics = connectivity_metrics(W_true, W_learned, W_corr, bool(cfg.simulation.Dale_law))
     metrics.update(data_metrics(arrays))
+    oracle_scores, W_oracle = oracle_metrics(dyn, arrays)
+    metrics.update(oracle_scores)
     scores, truth, pred = rollout_metrics(model, dyn, arrays, t)
     metrics.update(scores)
 
@@ -166,6 +174,8 @@ def evaluate(
         "rollout_true": truth.astype(np.float32),
         "rollout_pred": pred.astype(np.float32),
     }
+    if W_oracle is not None:
+        results["W_oracle"] = W_oracle.astype(np.float32)
     if model.field is not None:
         field_scores, learned = learned_field(model, arrays)
         metrics.update(field_scores)

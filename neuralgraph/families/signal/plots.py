@@ -25,13 +25,21 @@ def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mappin
         (axes[1], "W_corrected", "learned W (scale-corrected)", metrics.get("connectivity_R2"), metrics.get("connectivity_slope")),
     ):
         learned = results[key].ravel()
-        ax.scatter(true[idx], learned[idx], s=2, alpha=0.4, color="k")
+        oracle = key == "W_corrected" and "W_oracle" in results
+        if oracle:  # what the data allow, behind what was learned
+            ax.scatter(true[idx], results["W_oracle"].ravel()[idx], s=2, alpha=0.3, color="tab:orange",
+                       label="known-law oracle")
+        ax.scatter(true[idx], learned[idx], s=2, alpha=0.4, color="k", label="learned")
         lo, hi = np.nanmin(true), np.nanmax(true)
         if key == "W_corrected":
             ax.plot([lo, hi], [lo, hi], color="tab:red", lw=0.8, ls="--")
         ax.set_xlabel("true W")
         ax.set_ylabel(label)
-        ax.set_title(f"R² = {r2:.4f}, slope = {slope:.3f}")
+        title = f"R² = {r2:.4f}, slope = {slope:.3f}"
+        if oracle and metrics.get("oracle_connectivity_R2") is not None:
+            title += f" (oracle R² = {metrics['oracle_connectivity_R2']:.4f})"
+            ax.legend(fontsize=7, markerscale=4, loc="upper left")
+        ax.set_title(title)
     save(fig, path)
 
 

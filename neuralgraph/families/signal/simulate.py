@@ -18,8 +18,15 @@ Integration is explicit Euler (:mod:`neuralgraph.integrate`), u ← u + Δt·f(u
 ``start_frame`` < 0 (burn-in, not stored) from u ~ N(0, initial_state_std²) and stores frames
 0…n_frames. The target is the **exact** du/dt at each stored state, before noise. With
 ``measurement_noise_level`` > 0 the observed u is noisy and the target becomes the forward finite
-difference of the noisy observations (the last frame is then dropped): what an experimentalist
-would have.
+difference of the noisy observations (the last frame of each trial is then dropped): what an
+experimentalist would have.
+
+Trials (``n_trials`` = K): the n_frames + 1 stored states are split into K nearly equal runs, each
+from its own initial state u ~ N(0, initial_state_std²) and its own burn-in; ``trial_bounds``
+(K + 1 indices) marks where each starts, and no target pairs frames of two trials. One network
+started once can settle on a fixed point or a cycle that leaves part of W unseen; K starting
+points excite it K times. The input keeps one clock over the trials (trial k's frames continue
+the time of trial k − 1), so an input is never restarted.
 
 Connectivity (zero diagonal for every generated type):
 
@@ -343,52 +350,110 @@ def rollout(
     return states
 
 
+#: |u| beyond this is a blow-up: the states are stored as float32, and a network that grows
+#: this far grows without bound (a bounded ψ keeps |u| ≤ g·max row sum of |W| / c).
+BLOWUP = 1e8
+
+
+def leak_rate(dyn: SignalDynamics) -> float:
+    """The smallest linear decay rate of the own dynamics (c, or a for PDE_N4) over the neurons."""
+    return float(np.min(dyn.p["a"] if dyn.model == SignalModelName.PDE_N4 else dyn.p["c"]))
+
+
+def blowup_message(dyn: SignalDynamics, dt: float, frame: int) -> str:
+    """One line: where the simulation blew up, the cause (spectral radius × gain, Euler step), the fix.
+
+    Near u = 0 the network grows along W's leading eigenvector when g·ρ(W) exceeds the leak c
+    (an unbounded ψ such as relu then never stops), and explicit Euler itself oscillates out when
+    Δt·(c + g·ρ) > 2.
+    """
+    rho, g, c = spectral_radius(dyn.W), float(np.max(np.abs(dyn.gain))), leak_rate(dyn)
+    loop = g * rho
+    text = (f"the simulation blew up at frame {frame}: spectral radius of W {rho:.3g} x gain g {g:.3g} "
+            f"= {loop:.3g} against a leak c = {c:.3g}")
+    fixes = []
+    if loop > c:
+        fixes.append(f"divide W by at least {loop / max(c, 1e-12):.3g} (or lower g in simulation.params)")
+    if dt * (c + loop) > 2:
+        fixes.append(f"lower simulation.delta_t below {2 / (c + loop):.3g} (explicit Euler needs dt(c + g rho) < 2)")
+    return text + "; " + (" and ".join(fixes) if fixes else "lower simulation.delta_t or the gains (params)")
+
+
+def trial_bounds(n_states: int, n_trials: int) -> np.ndarray:
+    """Start index of each trial and the end: K + 1 indices splitting n_states into nearly equal runs."""
+    sizes = [len(part) for part in np.array_split(np.arange(n_states), n_trials)]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
 def integrate(
     sim: SignalSimulation, dyn: SignalDynamics, source: InputSource, u: np.ndarray, rng: np.random.Generator,
+    first: int = 0, n_states: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(states, exact du/dt, inputs or None)`` of frames 0…n_frames after the burn-in from ``u``.
+    """``(states, exact du/dt, inputs or None)`` of frames first…first + n_states − 1 after a burn-in from ``u``.
 
-    Process noise is drawn from ``rng`` after every Euler step (burn-in included).
+    ``n_states`` defaults to n_frames + 1 (one trial). The burn-in covers the ``-start_frame``
+    frames before ``first`` (the input keeps its clock). Process noise is drawn from ``rng`` after
+    every Euler step (burn-in included); a state beyond :data:`BLOWUP` (or not finite) raises
+    :class:`ConfigError` naming the cause (:func:`blowup_message`).
     """
     dt, sigma = float(sim.delta_t), float(sim.noise_model_level)
+    n_states = int(sim.n_frames) + 1 if n_states is None else int(n_states)
 
     def f(x: np.ndarray, frame: int) -> np.ndarray:
         return dyn(x, source(frame) if source.active else None)
 
-    def noise(x: np.ndarray, frame: int) -> np.ndarray:
-        return x + sigma * rng.standard_normal(x.shape[0]) if sigma > 0 else x
-
     def noise_and_check(x: np.ndarray, frame: int) -> np.ndarray:
-        x = noise(x, frame)
-        if not np.all(np.isfinite(x)):
-            raise ConfigError(
-                f"the simulation blew up at frame {frame}: lower simulation.delta_t or the gains (params)"
-            )
+        if sigma > 0:
+            x = x + sigma * rng.standard_normal(x.shape[0])
+        if not np.all(np.abs(x) < BLOWUP):  # NaN fails the test too
+            raise ConfigError(blowup_message(dyn, dt, frame))
         return x
 
-    u = euler(f, u, -int(sim.start_frame), dt, t0=int(sim.start_frame), after_frame=noise)
-    n_states = int(sim.n_frames) + 1
-    states, targets, _ = trajectory(f, u, n_states, dt, derivatives=True, after_frame=noise_and_check)
-    inputs = np.stack([source(frame) for frame in range(n_states)]) if source.active else None
+    burn_in = -int(sim.start_frame)
+    u = euler(f, u, burn_in, dt, t0=first - burn_in, after_frame=noise_and_check)
+    states, targets, _ = trajectory(f, u, n_states, dt, t0=first, derivatives=True, after_frame=noise_and_check)
+    inputs = np.stack([source(frame) for frame in range(first, first + n_states)]) if source.active else None
     return states, targets, inputs
+
+
+def simulate_trials(
+    sim: SignalSimulation, dyn: SignalDynamics, source: InputSource, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(states, targets, inputs or None, trial_bounds)`` of every trial, concatenated.
+
+    Each trial draws its initial state from ``rng`` just before it runs (the first one exactly as
+    a single-trial simulation does). With measurement noise each trial's last frame is dropped
+    (its forward difference would reach into the next trial).
+    """
+    n, std = int(sim.n_neurons), float(sim.initial_state_std)
+    bounds = trial_bounds(int(sim.n_frames) + 1, int(sim.n_trials))
+    runs = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        u0 = rng.standard_normal(n) * std
+        runs.append(integrate(sim, dyn, source, u0, rng, first=int(start), n_states=int(stop - start)))
+    level = float(sim.measurement_noise_level)
+    if level > 0:
+        noisy = []
+        for states, _, inputs in runs:
+            observed = states + level * rng.standard_normal(states.shape)
+            targets = np.diff(observed, axis=0) / float(sim.delta_t)
+            noisy.append((observed[:-1], targets, None if inputs is None else inputs[:-1]))
+        runs = noisy
+        bounds = bounds - np.arange(len(bounds))
+    states = np.concatenate([r[0] for r in runs])
+    targets = np.concatenate([r[1] for r in runs])
+    inputs = None if runs[0][2] is None else np.concatenate([r[2] for r in runs])
+    return states, targets, inputs, bounds
 
 
 def simulate(sim: SignalSimulation) -> dict[str, np.ndarray]:
     """Simulate one network; arrays are compact float32 (frames, N) plus the truth."""
     rng = np.random.default_rng(int(sim.seed))
-    n = int(sim.n_neurons)
     types = neuron_types(sim, rng)
     W = make_connectivity(sim, rng)
     dyn = build_dynamics(sim, W, types)
     source = InputSource(sim, rng)
-    u0 = rng.standard_normal(n) * float(sim.initial_state_std)
-    states, targets, inputs = integrate(sim, dyn, source, u0, rng)
-    if float(sim.measurement_noise_level) > 0:
-        observed = states + float(sim.measurement_noise_level) * rng.standard_normal(states.shape)
-        targets = np.diff(observed, axis=0) / float(sim.delta_t)
-        states = observed[:-1]
-        if inputs is not None:
-            inputs = inputs[:-1]
+    states, targets, inputs, bounds = simulate_trials(sim, dyn, source, rng)
     r90, r99 = activity_ranks(states)
     out = {
         "u": states.astype(np.float32),
@@ -401,6 +466,7 @@ def simulate(sim: SignalSimulation) -> dict[str, np.ndarray]:
         "effective_rank_90": np.int64(r90),
         "effective_rank_99": np.int64(r99),
         "delta_t": np.float64(float(sim.delta_t)),
+        "trial_bounds": bounds,
     }
     if inputs is not None:
         out["e"] = inputs.astype(np.float32)

@@ -1,0 +1,376 @@
+"""Sweeper comparison at equal budgets: ucb_llm (offline default) vs Optuna TPE vs random search.
+
+    python benchmarks/sweepers.py --regimes tiny_metabolism tiny_signal --reps 0 1 2 3 4 \
+        [--budget 24] [--methods ucb_llm tpe random] [--out benchmarks/results/sweepers] \
+        [--override training.data_augmentation_loop=100 ...]
+
+Every method runs in this process on the same objective and draws on the same run cache: one
+evaluation is one training run of the regime (``neuralgraph.train.run`` on the CPU, one thread,
+plots and progress off), its reward the regime's ``reward_key``. The methods are the code users
+run, driven through their loops with an in-process launcher:
+
+- ``ucb_llm``: :class:`neuralgraph.explore.loop.Explorer` with the sweeper's defaults
+  (``model_based`` proposer, 4 slots a round, blocks of 12); ``ucb_heuristic`` the same with the
+  heuristic proposer;
+- ``tpe``: :class:`neuralgraph.explore.optuna_study.OptunaStudy` (what ``hydra/sweeper=optuna``
+  runs) with the plugin's TPE settings (10 random start-up trials), 4 trials a round;
+- ``random``: the same loop with Optuna's random sampler.
+
+Repetition ``r`` is paired: every method's jobs train with ``training.seed=r`` (a ucb_llm
+replicate with r+1, r+2, ...), and the proposer's or sampler's seed is ``r``. Each method runs
+``--budget`` evaluations once; the curve at ``n`` is its state after its first ``n`` (no method
+knows the budget, so a shorter sweep would be that prefix). Two numbers per budget:
+
+- *best so far*: the best single reward observed in the first ``n`` evaluations, the same
+  definition for every method;
+- *held out*: the config the method reports as best after ``n`` evaluations (ucb_llm: its best
+  node by mean over replicates; Optuna: its best trial), trained again with the
+  ``--held-out-seeds`` and averaged: what the reported config is worth beyond its lucky seed.
+
+Runs are cached in ``OUT/cache/<regime>.jsonl`` by their overrides (a killed benchmark resumes;
+a config two methods both ask for trains once). Written to ``OUT``: ``sweepers.csv`` (one row per
+method, regime, repetition and evaluation), ``held_out.csv``, ``sweepers.md`` (the tables) and
+``sweepers.png`` (mean best-so-far curves with their spread over repetitions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf
+
+from neuralgraph.explore.config import UCBLLMSweeperConf
+from neuralgraph.launch import compose_regime
+
+RUN_ARGS = ("plots=false", "progress=false", "num_threads=1", "device=cpu")
+METHODS = ("ucb_llm", "tpe", "random")
+BATCH = 4  # evaluations launched together, for every method
+
+
+# ---- the objective ---------------------------------------------------------------------------
+class Objective:
+    """One training run per distinct override list, cached on disk."""
+
+    def __init__(self, regime: str, out: Path, extra: list[str], space: dict[str, str]) -> None:
+        self.regime, self.extra = regime, list(extra)
+        self.path = out / "cache" / f"{regime}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data_cache = str(out / "cache" / "datasets")
+        self.cache: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                rec = json.loads(line)
+                self.cache[rec["key"]] = rec["metrics"]
+        cfg = self.compose([])
+        self.reward_key = str(cfg.reward_key)
+        # The search space every method gets: the regime's, with --space entries replacing keys.
+        self.params = {**OmegaConf.to_container(cfg.search_space), **space}
+        self.trained = 0
+
+    def compose(self, overrides: list[str]) -> Any:
+        return compose_regime(self.regime, *RUN_ARGS, f"cache_dir={self.data_cache}",
+                              *self.extra, *overrides)
+
+    def __call__(self, overrides: list[str]) -> dict[str, Any]:
+        """The run's metrics; a run that raised gives ``{"crash": "<its error>"}``."""
+        from neuralgraph.train import run
+
+        key = json.dumps(sorted(self.extra) + sorted(overrides))
+        if key not in self.cache:
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as run_dir:
+                try:
+                    metrics = dict(run(self.compose(overrides), run_dir))
+                except Exception as exc:  # a crashed run is a failed evaluation, as in a sweep
+                    metrics = {"crash": f"{type(exc).__name__}: {exc}"}
+            metrics["wall_s"] = time.perf_counter() - t0
+            metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, type(None)))}
+            self.cache[key] = metrics
+            self.trained += 1
+            if self.reward_key in metrics:  # a crash may be the machine's, not the config's: not kept
+                with open(self.path, "a") as fh:
+                    fh.write(json.dumps({"key": key, "metrics": metrics}) + "\n")
+        return dict(self.cache[key])
+
+    def reward(self, overrides: list[str]) -> float:
+        value = self(overrides).get(self.reward_key)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+    def launcher(self, log: list[list[str]] | None = None) -> Callable[[list[list[str]], int], list[JobReturn]]:
+        """A Hydra-style launcher running each job through the cache; ``log`` gets the
+        overrides of every job in launch order."""
+        def launch(batch: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
+            out = []
+            for overrides in batch:
+                if log is not None:
+                    log.append(list(overrides))
+                metrics = self(overrides)
+                if "crash" in metrics:
+                    out.append(JobReturn(overrides=overrides, status=JobStatus.FAILED,
+                                         _return_value=RuntimeError(metrics["crash"])))
+                else:
+                    out.append(JobReturn(overrides=overrides, status=JobStatus.COMPLETED,
+                                         _return_value=metrics))
+            return out
+        return launch
+
+
+# ---- the methods -----------------------------------------------------------------------------
+def run_ucb(obj: Objective, rep: int, budget: int, proposer: str, sweep_dir: Path) -> list[dict]:
+    """The Explorer's evaluations in launch order, each with the reported best after it."""
+    from neuralgraph.explore.loop import Explorer
+
+    conf = OmegaConf.structured(UCBLLMSweeperConf)
+    conf.proposer = {"name": proposer}
+    conf.n_iterations, conf.n_parallel, conf.seed = budget, BATCH, rep
+    conf.params = obj.params
+    state = Explorer(conf, sweep_dir, [f"training.seed={rep}"], obj.launcher(), obj.compose).run()
+    runs = sorted(((n, r) for n in state.nodes.values() for r in n.runs), key=lambda p: p[1].iteration)
+    out = []
+    for n, (node, run) in enumerate(runs, start=1):
+        best = _best_after(state, n)
+        out.append({"reward": _finite(run.metrics.get(obj.reward_key)), "overrides": run.overrides,
+                    "reported": best.reward if best else math.nan,
+                    "reported_overrides": best.runs[0].overrides if best else []})
+    return out
+
+
+def _best_after(state: Any, n: int) -> Any:
+    """The node the sweep reported as best after its first ``n`` runs."""
+    early = copy.deepcopy(state)
+    for node in early.nodes.values():
+        node.runs = [r for r in node.runs if r.iteration <= n]
+    early.nodes = {k: v for k, v in early.nodes.items() if v.runs}
+    return early.best_node()
+
+
+def run_optuna(obj: Objective, rep: int, budget: int, sampler: str, sweep_dir: Path) -> list[dict]:
+    """The study's trials in order, each with the best trial after it (what Optuna reports)."""
+    import optuna
+
+    from hydra_plugins.ucb_llm_sweeper.optuna_regime import OptunaRegimeSweeperConf
+    from neuralgraph.explore.optuna_study import OptunaStudy
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    conf = OmegaConf.structured(OptunaRegimeSweeperConf)
+    conf.n_trials, conf.n_jobs, conf.params = budget, BATCH, obj.params
+    if sampler == "tpe":  # the plugin's default TPE settings (hydra/sweeper/sampler=tpe)
+        smp = optuna.samplers.TPESampler(seed=rep, n_startup_trials=10, multivariate=False)
+    else:
+        smp = optuna.samplers.RandomSampler(seed=rep)
+    launched: list[list[str]] = []
+    study = OptunaStudy(conf, sweep_dir, [f"training.seed={rep}"], obj.launcher(launched),
+                        obj.compose, smp).run()
+    out, best, best_ov = [], -math.inf, []
+    # One launch per trial, in the order the study asked them.
+    for trial, ov in zip(sorted(study.trials, key=lambda t: t.number), launched):
+        value = _finite(trial.value) if trial.value is not None else math.nan
+        if math.isfinite(value) and value > best:
+            best, best_ov = value, ov
+        out.append({"reward": value, "overrides": ov, "reported": best if best_ov else math.nan,
+                    "reported_overrides": best_ov})
+    return out
+
+
+def _finite(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def run_method(method: str, obj: Objective, rep: int, budget: int, work: Path) -> list[dict]:
+    sweep_dir = work / method / obj.regime / f"rep{rep}"
+    if sweep_dir.exists():  # a killed method-run starts over; its evaluations are cached
+        import shutil
+
+        shutil.rmtree(sweep_dir)
+    sweep_dir.mkdir(parents=True)
+    if method == "ucb_llm":
+        return run_ucb(obj, rep, budget, "model_based", sweep_dir)
+    if method == "ucb_heuristic":
+        return run_ucb(obj, rep, budget, "heuristic", sweep_dir)
+    return run_optuna(obj, rep, budget, method, sweep_dir)
+
+
+# ---- curves, tables, figure ------------------------------------------------------------------
+def curve_rows(method: str, regime: str, rep: int, evals: list[dict]) -> list[dict]:
+    rows, best = [], -math.inf
+    for n, e in enumerate(evals, start=1):
+        if math.isfinite(e["reward"]):
+            best = max(best, e["reward"])
+        rows.append({"method": method, "regime": regime, "rep": rep, "n": n, "reward": e["reward"],
+                     "best_so_far": best if math.isfinite(best) else math.nan,
+                     "reported": e["reported"]})
+    return rows
+
+
+def held_out(obj: Objective, evals: list[dict], n: int, seeds: list[int]) -> float:
+    """The mean reward of the config reported after ``n`` evaluations, on other training seeds."""
+    if n > len(evals) or not evals[n - 1]["reported_overrides"]:
+        return math.nan
+    base = [o for o in evals[n - 1]["reported_overrides"] if not o.startswith("training.seed=")]
+    values = [obj.reward(base + [f"training.seed={s}"]) for s in seeds]
+    return statistics.fmean(values) if all(math.isfinite(v) for v in values) else math.nan
+
+
+def _stats(values: list[float]) -> str:
+    vals = [v for v in values if math.isfinite(v)]
+    if not vals:
+        return "–"
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f"{statistics.fmean(vals):.3f} ± {sd:.3f}"
+
+
+def markdown(curves: list[dict], held: list[dict], budgets: list[int], command: str,
+             reps: list[int], seeds: list[int]) -> str:
+    methods = list(dict.fromkeys(r["method"] for r in curves))
+    lines = [f"Command: `{command}`", "",
+             f"Mean ± sd over repetitions {', '.join(map(str, reps))} (paired: same training seed "
+             "and method seed per repetition). *best* = best reward observed in the first n "
+             f"evaluations; *held out* = the reported best config retrained with seeds "
+             f"{', '.join(map(str, seeds))}; *wins* = repetitions where ucb_llm's best beats the "
+             "method's (ties count half).", ""]
+    head = "| regime | method | " + " | ".join(f"best @{b} | held out @{b}" for b in budgets) + " |"
+    lines += [head, "|---|---|" + "---|---|" * len(budgets)]
+    for regime in dict.fromkeys(r["regime"] for r in curves):
+        for method in methods:
+            cells = []
+            for b in budgets:
+                best = [r["best_so_far"] for r in curves
+                        if r["regime"] == regime and r["method"] == method and r["n"] == b]
+                ho = [h["held_out"] for h in held
+                      if h["regime"] == regime and h["method"] == method and h["n"] == b]
+                cells += [_stats(best), _stats(ho)]
+            lines.append(f"| `{regime}` | {method} | " + " | ".join(cells) + " |")
+    lines += ["", _wins(curves, budgets), ""]
+    return "\n".join(lines)
+
+
+def _wins(curves: list[dict], budgets: list[int]) -> str:
+    """Paired wins of ucb_llm over each other method, per regime and budget."""
+    index = {(r["method"], r["regime"], r["rep"], r["n"]): r["best_so_far"] for r in curves}
+    out = ["| regime | ucb_llm vs | " + " | ".join(f"wins @{b}" for b in budgets) + " |",
+           "|---|---|" + "---|" * len(budgets)]
+    for regime in dict.fromkeys(r["regime"] for r in curves):
+        reps = sorted({r["rep"] for r in curves if r["regime"] == regime})
+        for other in dict.fromkeys(r["method"] for r in curves if r["method"] != "ucb_llm"):
+            cells = []
+            for b in budgets:
+                pairs = [(index.get(("ucb_llm", regime, k, b)), index.get((other, regime, k, b)))
+                         for k in reps]
+                pairs = [(a, c) for a, c in pairs if a is not None and c is not None]
+                score = sum(1.0 if a > c else 0.5 if a == c else 0.0 for a, c in pairs)
+                cells.append(f"{score:g}/{len(pairs)}")
+            out.append(f"| `{regime}` | {other} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def figure(curves: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    regimes = list(dict.fromkeys(r["regime"] for r in curves))
+    fig, axes = plt.subplots(1, len(regimes), figsize=(5 * len(regimes), 4), squeeze=False)
+    for ax, regime in zip(axes[0], regimes):
+        for k, method in enumerate(dict.fromkeys(r["method"] for r in curves)):
+            part = [r for r in curves if r["regime"] == regime and r["method"] == method]
+            ns = sorted({r["n"] for r in part})
+            grid = np.array([[r["best_so_far"] for r in part if r["n"] == n] for n in ns], dtype=float)
+            mean, sd = np.nanmean(grid, axis=1), np.nanstd(grid, axis=1)
+            ax.plot(ns, mean, color=f"C{k}", label=method)
+            ax.fill_between(ns, mean - sd, mean + sd, color=f"C{k}", alpha=0.15)
+        ax.set_title(regime)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("best reward so far (mean ± sd)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# ---- main ------------------------------------------------------------------------------------
+def for_regime(entries: list[str], regime: str, regimes: list[str]) -> list[str]:
+    """The entries for ``regime``: those prefixed ``regime:`` (prefix cut) and the unprefixed."""
+    out = []
+    for e in entries:
+        head, sep, rest = e.partition(":")
+        if sep and head in regimes:
+            if head == regime:
+                out.append(rest)
+        else:
+            out.append(e)
+    return out
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--regimes", nargs="+", default=["tiny_metabolism", "tiny_signal"])
+    p.add_argument("--reps", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--budget", type=int, default=24)
+    p.add_argument("--budgets", nargs="+", type=int, default=[8, 16, 24], help="reported budgets")
+    p.add_argument("--methods", nargs="+", default=list(METHODS),
+                   choices=list(METHODS) + ["ucb_heuristic"])
+    p.add_argument("--held-out-seeds", nargs="*", type=int, default=[1000, 1001])
+    p.add_argument("--held-out-budgets", nargs="*", type=int, default=[16, 24])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweepers"))
+    p.add_argument("--override", nargs="*", default=[], help="[REGIME:]key=value for every run "
+                   "(of that regime), e.g. a reduced training budget")
+    p.add_argument("--space", nargs="*", default=[], help="[REGIME:]KEY=EXPR replaces one entry "
+                   "of the search space for every method (e.g. to leave out the slowest batch sizes)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.out / "sweeps"
+    curves, held = [], []
+    for regime in args.regimes:
+        space = dict(e.split("=", 1) for e in for_regime(args.space, regime, args.regimes))
+        obj = Objective(regime, args.out, for_regime(args.override, regime, args.regimes), space)
+        for rep in args.reps:
+            for method in args.methods:
+                t0 = time.perf_counter()
+                evals = run_method(method, obj, rep, args.budget, work)
+                curves += curve_rows(method, regime, rep, evals)
+                for n in args.held_out_budgets:
+                    held.append({"method": method, "regime": regime, "rep": rep, "n": n,
+                                 "held_out": held_out(obj, evals, n, args.held_out_seeds)})
+                best = max((e["reward"] for e in evals if math.isfinite(e["reward"])), default=math.nan)
+                print(f"{regime} rep {rep} {method}: best {best:.4f} ({len(evals)} evaluations, "
+                      f"{time.perf_counter() - t0:.0f} s, {obj.trained} runs trained so far)", flush=True)
+    write_csv(args.out / "sweepers.csv", curves)
+    write_csv(args.out / "held_out.csv", held)
+    command = "python benchmarks/sweepers.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    text = markdown(curves, held, [b for b in args.budgets if b <= args.budget], command,
+                    args.reps, args.held_out_seeds)
+    (args.out / "sweepers.md").write_text(text)
+    figure(curves, args.out / "sweepers.png")
+    print(text)
+    return curves
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The model-based proposer: a Gaussian process on the whole history ranks the mutations of
+UCB-chosen parents; replicates where they pay; the best node by its mean over replicates; the
+same suggestions in an LLM's prompt. In process, no training."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from sweeper_helpers import compose, conf, launcher
+
+from neuralgraph.explore.advice import Advisor
+from neuralgraph.explore.config import ModelConf, UCBLLMSweeperConf
+from neuralgraph.explore.loop import Explorer
+from neuralgraph.explore.proposers import Context, ModelBasedProposer, Slot, make_proposer
+from neuralgraph.explore.space import parse_space
+from neuralgraph.explore.surrogate import GaussianProcess, encode, fold_tail
+from neuralgraph.explore.tree import BlockSummary, Node, Run, TreeState
+from neuralgraph.explore.validate import check_proposal
+
+SPACE = parse_space({"training.lr_k": "tag(log, interval(1e-4, 1e-2))",
+                     "training.lr_sub": "tag(log, interval(1e-4, 1e-2))",
+                     "training.batch_size": "choice(4, 8, 16)"})
+ROOT = {"training.lr_k": "0.001", "training.lr_sub": "0.001", "training.batch_size": "8"}
+
+
+def make_state(entries):
+    """entries: (id, parent, changes, [rewards of its runs])."""
+    s = TreeState(regime="r", reward_key="R2", block_base=dict(ROOT), block_regime="r")
+    for nid, parent, changes, rewards in entries:
+        cfg = dict(s.nodes[parent].config if parent else ROOT)
+        cfg.update(changes)
+        n = Node(nid, parent, 1, config=cfg, changed=dict(changes))
+        for k, r in enumerate(rewards):
+            n.runs.append(Run(nid, nid, k, status="completed", reward=r, metrics={"R2": r}))
+        s.nodes[nid] = n
+    s.iteration = len(entries)
+    return s
+
+
+def advisor(state, max_keys=2, **model):
+    return Advisor(state, SPACE, ModelConf(**model), dict(ROOT), seed=0, max_keys=max_keys)
+
+
+# ---- the model ---------------------------------------------------------------------------
+def test_the_gp_finds_the_peak_and_measures_the_noise():
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.linspace(0, 1, 10), 3)[:, None]  # every point replicated three times
+    y = 1 - 4 * (x[:, 0] - 0.7) ** 2 + rng.normal(0, 0.05, len(x))
+    gp = GaussianProcess(x, y)
+    grid = np.linspace(0, 1, 101)[:, None]
+    post = gp.predict(grid)
+    assert abs(grid[np.argmax(post.mean), 0] - 0.7) < 0.08
+    assert 0.02 < gp.noise_sd < 0.1
+    assert grid[np.argmax(gp.ei(grid)), 0] == pytest.approx(0.7, abs=0.1)
+
+
+def test_a_diverged_run_does_not_flatten_the_rest():
+    assert fold_tail([0.9, 0.8, 0.7, -40.0]).min() == pytest.approx(0.75 - (0.9 - 0.75))
+
+
+def test_configs_are_encoded_on_the_unit_cube_log_aware():
+    x = encode([{"training.lr_k": "0.01", "training.lr_sub": "0.0001", "training.batch_size": "16"},
+                ROOT], SPACE)
+    assert x[0].tolist() == [1.0, 0.0, 1.0]
+    assert x[1].tolist() == pytest.approx([0.5, 0.5, 0.5])
+
+
+# ---- the advice --------------------------------------------------------------------------
+def test_suggestions_respect_the_validator_and_move_towards_the_better_side():
+    # lr_k up helped twice, down hurt: the model should keep raising lr_k.
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7]),
+                    (3, 1, {"training.lr_k": "0.0005"}, [0.3]),
+                    (4, 2, {"training.lr_k": "0.003"}, [0.8])])
+    taken = [n.config for n in s.nodes.values()]
+    slots = [Slot(0, 4, 1.0, "exploit"), Slot(1, 4, 0.9, "exploit")]
+    advice = advisor(s).advise(slots, taken)
+    assert advice.n_runs == 4 and advice.best.id == 4
+    first = advice.suggestions[0][0]
+    for option in advice.suggestions[0] + advice.suggestions[1]:
+        check_proposal(option.changes, s.nodes[4].config, SPACE, taken, 2)
+    assert float(first.changes.get("training.lr_k", 0.003)) > 0.003
+    a, b = ({**s.nodes[4].config, **advice.suggestions[i][0].changes} for i in (0, 1))
+    assert a != b  # the second slot saw the first one's choice as taken
+
+
+def test_one_key_at_a_time_when_the_limit_says_so():
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    advice = advisor(s, max_keys=1).advise([Slot(0, 2, 1.0, "explore")], [])
+    assert advice.suggestions[0] and all(len(o.changes) == 1 for o in advice.suggestions[0])
+
+
+def test_the_principle_slot_replicates_the_best_node_while_no_noise_is_measured():
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    advice = advisor(s).advise([Slot(0, 2, 1.0, "principle")], [])
+    top = advice.suggestions[0][0]
+    assert top.replicate and top.parent == 2 and "no seed noise measured" in top.rationale
+
+
+def test_no_replicate_when_the_lead_is_beyond_the_noise():
+    # node 1's replicates measure σ ≈ 0.014; node 3 leads node 2 by 0.3: another run of it
+    # would not change which node is best.
+    s = make_state([(1, None, {}, [0.50, 0.52]), (2, 1, {"training.lr_k": "0.002"}, [0.6]),
+                    (3, 2, {"training.lr_k": "0.004"}, [0.9])])
+    advice = advisor(s).advise([Slot(0, 3, 1.0, "principle")], [n.config for n in s.nodes.values()])
+    assert not advice.suggestions[0][0].replicate
+
+
+def test_replicate_when_the_lead_is_within_the_noise():
+    s = make_state([(1, None, {}, [0.5, 0.7]), (2, 1, {"training.lr_k": "0.002"}, [0.80]),
+                    (3, 2, {"training.lr_k": "0.004"}, [0.85])])
+    advice = advisor(s).advise([Slot(0, 3, 1.0, "principle")], [n.config for n in s.nodes.values()])
+    assert advice.suggestions[0][0].replicate and advice.suggestions[0][0].parent == 3
+
+
+# ---- noise-aware choice of the best node -------------------------------------------------
+def test_a_lucky_single_run_does_not_outrank_replicates_that_agree():
+    # σ ≈ 0.21 measured on node 1; node 3 (one run, 0.90) vs node 2 (three runs, mean 0.85).
+    s = make_state([(1, None, {}, [0.3, 0.6]), (2, 1, {"training.lr_k": "0.002"}, [0.84, 0.85, 0.86]),
+                    (3, 1, {"training.lr_k": "0.004"}, [0.90])])
+    assert s.best_node().id == 2
+
+
+def test_without_replicates_the_best_node_is_the_highest_mean():
+    s = make_state([(1, None, {}, [0.3]), (2, 1, {"training.lr_k": "0.002"}, [0.84]),
+                    (3, 1, {"training.lr_k": "0.004"}, [0.90])])
+    assert s.best_node().id == 3
+
+
+# ---- the proposer, the loop, the prompt --------------------------------------------------
+def test_model_based_is_the_default_proposer():
+    assert isinstance(make_proposer({}), ModelBasedProposer)
+    assert UCBLLMSweeperConf().defaults == [{"proposer": "model_based"}]
+
+
+def test_the_proposer_takes_the_first_valid_suggestion():
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    taken = [n.config for n in s.nodes.values()]
+    slots = [Slot(0, 2, 1.0, "exploit"), Slot(1, 1, 0.8, "explore")]
+    adv = advisor(s)
+    ctx = Context(state=s, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
+                  prompt=lambda sl, f: "", taken=taken, advice=adv.advise)
+    reply = ModelBasedProposer().propose(ctx, slots)
+    expected = adv.advise(slots, taken)
+    assert [p.changes for p in reply.proposals] == [expected.suggestions[i][0].changes for i in (0, 1)]
+    assert reply.proposals[1].strategy == "explore"
+    assert "best so far: node 2" in reply.observation
+
+
+def test_a_sweep_learns_from_every_run(tmp_path):
+    c = conf(n_iterations=16, n_parallel=4)
+    c.proposer = {"name": "model_based"}
+    state = Explorer(c, tmp_path, [], launcher([]), compose).run()
+    nodes = sorted(state.nodes.values(), key=lambda n: n.id)
+    assert {n.proposer for n in nodes} == {"model_based"}
+    assert nodes[0].strategy == "baseline" and nodes[0].rationale.startswith("initial design")
+    first_round = [set(n.changed) for n in nodes[1:4]]
+    assert set().union(*first_round) == {"training.lr_k", "training.batch_size"}
+    modelled = [n for n in nodes if n.rationale.startswith("model:")]
+    assert len(modelled) >= 8 and all(len(n.changed) <= 2 for n in nodes)
+    best = state.best_node()
+    assert best.reward > 0.95  # the toy's peak is 1.0 at lr_k = 3e-3; the root scores 0.8
+    results = (tmp_path / "optimization_results.yaml").read_text()
+    assert f"best_node: {best.id}" in results and "best_value_runs" in results
+
+
+def test_an_llm_is_shown_the_models_suggestions(tmp_path):
+    reply = {"mutations": [{"slot": i, "parent": "root", "changes": {"training.lr_k": v}}
+                           for i, v in enumerate((0.002, 0.004, 0.006, 0.008))]}
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps([reply] * 4))
+    c = conf(n_iterations=8, n_parallel=4)
+    c.proposer = {"name": "scripted", "path": str(script)}
+    Explorer(c, tmp_path / "sweep", [], launcher([]), compose).run()
+    calls = sorted((tmp_path / "sweep" / "llm").glob("call_*.json"))
+    prompts = [json.loads(p.read_text())["prompt"] for p in calls]
+    assert "no model to ask" in prompts[0]
+    assert "## Model-based suggestions" in prompts[1]
+    assert "fitted on all 4 finished runs" in prompts[1]
+    assert "Slot 0, suggestion 1: from" in prompts[1] and "predicted R=" in prompts[1]
+    assert "Best node so far: node" in prompts[1]
+
+
+def test_every_suggestion_stays_in_the_space_on_a_random_history():
+    rng = np.random.default_rng(3)
+    entries = [(1, None, {}, [0.1])]
+    for nid in range(2, 12):
+        lr = 10 ** rng.uniform(-4, -2)
+        entries.append((nid, 1, {"training.lr_k": f"{lr:.3g}"}, [float(rng.normal(0.5, 0.2))]))
+    s = make_state(entries)
+    taken = [n.config for n in s.nodes.values()]
+    slots = [Slot(i, 1 + i, 1.0, role) for i, role in enumerate(("exploit", "explore", "principle"))]
+    advice = advisor(s).advise(slots, taken)
+    for slot in slots:
+        for o in advice.suggestions[slot.index]:
+            if not o.replicate:
+                check_proposal(o.changes, s.nodes[o.parent].config, SPACE, taken, 2)
+                assert math.isfinite(o.mean) and o.sd > 0
+
+
+def test_a_failed_run_is_observed_at_the_worst_finished_reward_and_other_regimes_not_at_all():
+    from neuralgraph.explore.advice import observations
+
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    s.nodes[2].runs.append(Run(3, 3, 1, status="failed", reward=-99.0))
+    other = Node(4, None, 0, config=dict(ROOT))
+    other.runs.append(Run(4, 4, 0, status="completed", reward=5.0))
+    s.nodes[4] = other
+    s.blocks.append(BlockSummary(0, "another", 0, 0, None, None, 0.0))
+    configs, rewards = observations(s)
+    assert rewards == [0.5, 0.7, 0.5] and len(configs) == 3
