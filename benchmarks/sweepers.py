@@ -2,7 +2,12 @@
 
     python benchmarks/sweepers.py --regimes tiny_metabolism tiny_signal --reps 0 1 2 3 4 \
         [--budget 24] [--methods ucb_llm tpe random] [--out benchmarks/results/sweepers] \
-        [--override training.data_augmentation_loop=100 ...]
+        [--override [REGIME:]training.data_augmentation_loop=100 ...] \
+        [--space "[REGIME:]training.batch_size=choice(16, 32)" ...]
+
+``--override`` entries go to every run, ``--space`` entries replace entries of the search space
+every method searches (both to make a run cheaper: a shorter training, no batch size of 1); a
+``REGIME:`` prefix limits an entry to that regime.
 
 Every method runs in this process on the same objective and draws on the same run cache: one
 evaluation is one training run of the regime (``neuralgraph.train.run`` on the CPU, one thread,
@@ -27,8 +32,9 @@ knows the budget, so a shorter sweep would be that prefix). Two numbers per budg
   node by mean over replicates; Optuna: its best trial), trained again with the
   ``--held-out-seeds`` and averaged: what the reported config is worth beyond its lucky seed.
 
-Runs are cached in ``OUT/cache/<regime>.jsonl`` by their overrides (a killed benchmark resumes;
-a config two methods both ask for trains once). Written to ``OUT``: ``sweepers.csv`` (one row per
+Runs are cached in ``WORK/cache/<regime>.jsonl`` by their overrides (a killed benchmark resumes;
+a config two methods both ask for trains once; a run that raised is not kept); the sweeps'
+own directories are in ``WORK/sweeps``. Written to ``OUT``: ``sweepers.csv`` (one row per
 method, regime, repetition and evaluation), ``held_out.csv``, ``sweepers.md`` (the tables) and
 ``sweepers.png`` (mean best-so-far curves with their spread over repetitions).
 """
@@ -63,11 +69,11 @@ BATCH = 4  # evaluations launched together, for every method
 class Objective:
     """One training run per distinct override list, cached on disk."""
 
-    def __init__(self, regime: str, out: Path, extra: list[str], space: dict[str, str]) -> None:
+    def __init__(self, regime: str, work: Path, extra: list[str], space: dict[str, str]) -> None:
         self.regime, self.extra = regime, list(extra)
-        self.path = out / "cache" / f"{regime}.jsonl"
+        self.path = work / "cache" / f"{regime}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.data_cache = str(out / "cache" / "datasets")
+        self.data_cache = str(work / "cache" / "datasets")
         self.cache: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             for line in self.path.read_text().splitlines():
@@ -108,7 +114,7 @@ class Objective:
         value = self(overrides).get(self.reward_key)
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
 
-    def launcher(self, log: list[list[str]] | None = None) -> Callable[[list[list[str]], int], list[JobReturn]]:
+    def launcher(self, log: list[list[str]] | None = None) -> Callable[..., list[JobReturn]]:
         """A Hydra-style launcher running each job through the cache; ``log`` gets the
         overrides of every job in launch order."""
         def launch(batch: list[list[str]], initial_job_idx: int) -> list[JobReturn]:
@@ -228,11 +234,11 @@ def _stats(values: list[float]) -> str:
     if not vals:
         return "–"
     sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.fmean(vals):.3f} ± {sd:.3f}"
+    return f"{statistics.fmean(vals):.4f} ± {sd:.4f}"
 
 
-def markdown(curves: list[dict], held: list[dict], budgets: list[int], command: str,
-             reps: list[int], seeds: list[int]) -> str:
+def markdown(curves: list[dict], held: list[dict], budgets: list[int], held_budgets: list[int],
+             command: str, reps: list[int], seeds: list[int]) -> str:
     methods = list(dict.fromkeys(r["method"] for r in curves))
     lines = [f"Command: `{command}`", "",
              f"Mean ± sd over repetitions {', '.join(map(str, reps))} (paired: same training seed "
@@ -240,17 +246,14 @@ def markdown(curves: list[dict], held: list[dict], budgets: list[int], command: 
              f"evaluations; *held out* = the reported best config retrained with seeds "
              f"{', '.join(map(str, seeds))}; *wins* = repetitions where ucb_llm's best beats the "
              "method's (ties count half).", ""]
-    head = "| regime | method | " + " | ".join(f"best @{b} | held out @{b}" for b in budgets) + " |"
-    lines += [head, "|---|---|" + "---|---|" * len(budgets)]
+    cols = [f"best @{b}" for b in budgets] + [f"held out @{b}" for b in held_budgets]
+    lines += ["| regime | method | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for regime in dict.fromkeys(r["regime"] for r in curves):
         for method in methods:
-            cells = []
-            for b in budgets:
-                best = [r["best_so_far"] for r in curves
-                        if r["regime"] == regime and r["method"] == method and r["n"] == b]
-                ho = [h["held_out"] for h in held
-                      if h["regime"] == regime and h["method"] == method and h["n"] == b]
-                cells += [_stats(best), _stats(ho)]
+            cells = [_stats([r["best_so_far"] for r in curves if r["regime"] == regime
+                             and r["method"] == method and r["n"] == b]) for b in budgets]
+            cells += [_stats([h["held_out"] for h in held if h["regime"] == regime
+                              and h["method"] == method and h["n"] == b]) for b in held_budgets]
             lines.append(f"| `{regime}` | {method} | " + " | ".join(cells) + " |")
     lines += ["", _wins(curves, budgets), ""]
     return "\n".join(lines)
@@ -334,7 +337,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    choices=list(METHODS) + ["ucb_heuristic"])
     p.add_argument("--held-out-seeds", nargs="*", type=int, default=[1000, 1001])
     p.add_argument("--held-out-budgets", nargs="*", type=int, default=[16, 24])
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweepers"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweepers"), help="tables, figure")
+    p.add_argument("--work", type=Path, default=Path("outputs/sweepers"), help="run cache, datasets "
+                   "and sweep directories (reused: a killed benchmark resumes)")
     p.add_argument("--override", nargs="*", default=[], help="[REGIME:]key=value for every run "
                    "(of that regime), e.g. a reduced training budget")
     p.add_argument("--space", nargs="*", default=[], help="[REGIME:]KEY=EXPR replaces one entry "
@@ -345,15 +350,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / "sweeps"
     curves, held = [], []
     for regime in args.regimes:
         space = dict(e.split("=", 1) for e in for_regime(args.space, regime, args.regimes))
-        obj = Objective(regime, args.out, for_regime(args.override, regime, args.regimes), space)
+        obj = Objective(regime, args.work, for_regime(args.override, regime, args.regimes), space)
         for rep in args.reps:
             for method in args.methods:
                 t0 = time.perf_counter()
-                evals = run_method(method, obj, rep, args.budget, work)
+                evals = run_method(method, obj, rep, args.budget, args.work / "sweeps")
                 curves += curve_rows(method, regime, rep, evals)
                 for n in args.held_out_budgets:
                     held.append({"method": method, "regime": regime, "rep": rep, "n": n,
@@ -364,7 +368,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     write_csv(args.out / "sweepers.csv", curves)
     write_csv(args.out / "held_out.csv", held)
     command = "python benchmarks/sweepers.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    text = markdown(curves, held, [b for b in args.budgets if b <= args.budget], command,
+    text = markdown(curves, held, [b for b in args.budgets if b <= args.budget],
+                    [b for b in args.held_out_budgets if b <= args.budget], command,
                     args.reps, args.held_out_seeds)
     (args.out / "sweepers.md").write_text(text)
     figure(curves, args.out / "sweepers.png")

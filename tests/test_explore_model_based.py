@@ -209,3 +209,39 @@ def test_a_failed_run_is_observed_at_the_worst_finished_reward_and_other_regimes
     s.blocks.append(BlockSummary(0, "another", 0, 0, None, None, 0.0))
     configs, rewards = observations(s)
     assert rewards == [0.5, 0.7, 0.5] and len(configs) == 3
+
+
+# ---- benchmarks/sweepers.py on the toy objective ------------------------------------------
+def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path, monkeypatch):
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    import neuralgraph.train
+    from sweeper_helpers import bowl
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "sweepers.py"
+    spec = importlib.util.spec_from_file_location("sweepers", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    trained = []
+    monkeypatch.setattr(bench, "compose_regime",
+                        lambda regime, *ov: compose([o for o in ov if o.startswith("training.")]))
+    monkeypatch.setattr(neuralgraph.train, "run", lambda cfg, run_dir: trained.append(1) or bowl(cfg))
+    argv = ["--regimes", "toy", "--reps", "0", "1", "--budget", "8", "--budgets", "4", "8",
+            "--held-out-budgets", "8", "--held-out-seeds", "7", "--out", str(tmp_path / "out"),
+            "--work", str(tmp_path / "work")]
+    curves = bench.main(argv)
+    assert len(curves) == 3 * 2 * 8
+    for method in ("ucb_llm", "tpe", "random"):
+        for rep in (0, 1):
+            best = [r["best_so_far"] for r in curves if (r["method"], r["rep"]) == (method, rep)]
+            assert best == sorted(best)
+    table = (tmp_path / "out" / "sweepers.md").read_text()
+    assert "| `toy` | ucb_llm |" in table and "held out @8" in table and "wins @8" in table
+    with open(tmp_path / "out" / "held_out.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 3 * 2
+    assert (tmp_path / "out" / "sweepers.png").stat().st_size > 0
+    first = len(trained)
+    bench.main(argv)
+    assert len(trained) == first  # every run read back from the cache
