@@ -13,7 +13,8 @@ from neuralgraph import rundir
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "regime, bar",
-    [("signal_chaotic", 0.99), ("signal_low_rank20", 0.97), ("signal_chaotic_dale", 0.94)],
+    [("signal_chaotic", 0.99), ("signal_low_rank20", 0.99), ("signal_chaotic_dale", 0.99),
+     ("signal_low_rank20_dale", 0.99)],
 )
 def test_default_settings_reach_the_seed_bar(cli, tmp_path, regime, bar):
     out = tmp_path / regime
