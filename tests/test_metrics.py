@@ -71,18 +71,31 @@ def test_effective_rank_on_known_spectrum():
 
 
 def test_trace_metrics_match_sklearn_and_scipy():
-    true = rng.normal(size=(120, 6)).cumsum(axis=0)
+    true = rng.normal(size=(120, 6)).cumsum(axis=0) * np.array([1, 2, 3, 0.1, 5, 1])
     pred = true + rng.normal(size=true.shape)
-    assert trace_r2(true, pred) == pytest.approx(sk_r2(true, pred, multioutput="uniform_average"), rel=1e-10)
-    ref = np.mean([stats.pearsonr(true[:, i], pred[:, i])[0] for i in range(6)])
+    assert trace_r2(true, pred) == pytest.approx(sk_r2(true, pred, multioutput="variance_weighted"), rel=1e-10)
+    var = true.var(axis=0)
+    ref = np.sum(var * [stats.pearsonr(true[:, i], pred[:, i])[0] for i in range(6)]) / var.sum()
     assert trace_pearson(true, pred) == pytest.approx(ref, rel=1e-10)
 
 
 def test_trace_metrics_skip_constant_traces():
     true = np.column_stack([np.ones(10), np.arange(10.0)])
     pred = np.column_stack([np.zeros(10), np.arange(10.0)])
-    assert trace_r2(true, pred) == pytest.approx(1.0)
     assert trace_pearson(true, pred) == pytest.approx(1.0)
+    # the constant trace is missed by 1 at every frame: that error counts against the moving one
+    assert trace_r2(true, pred) == pytest.approx(1.0 - 10.0 / np.sum((np.arange(10.0) - 4.5) ** 2))
+
+
+def test_a_nearly_flat_trace_does_not_dominate_the_rollout_scores():
+    # One trace moves (followed exactly), one barely moves and is missed: the unweighted mean of
+    # per-trace R² would be far below zero although the plot shows a good rollout.
+    t = np.linspace(0, 6, 200)
+    true = np.column_stack([np.sin(t), 1e-3 * np.cos(7 * t)])
+    pred = np.column_stack([np.sin(t), -1e-3 * np.cos(7 * t)])
+    assert np.mean(sk_r2(true, pred, multioutput="raw_values")) < -1
+    assert trace_r2(true, pred) > 0.99
+    assert trace_pearson(true, pred) > 0.99
 
 
 def test_null_space_weight_finds_free_and_tied_parameters():
