@@ -6,8 +6,9 @@
      "training":   the loop's state (optimiser, schedule, step, frame sampler, random generators,
                    running loss sums, curves; see neuralgraph.trainer)}
 
-It is rewritten at the run's checkpoints, when a signal stops the run, and at the end. The
-``resume`` key says where a run starts:
+It is rewritten at the run's checkpoints (``training.n_checkpoints`` evenly spaced steps, and
+every ``checkpoint_every_min`` minutes of training, so that a killed long run loses minutes), when
+a signal stops the run, and at the end. The ``resume`` key says where a run starts:
 
 - ``auto`` (default): from this run directory's ``model.pt`` when it holds an unfinished run of the
   same config (stopped by a signal, a kill, a SLURM time limit), else from step 0;
@@ -16,11 +17,12 @@ It is rewritten at the run's checkpoints, when a signal stops the run, and at th
 - a path (a ``model.pt`` or a run directory): from that checkpoint, which must match.
 
 "Match" means the same ``simulation``, ``model`` and ``training`` blocks: anything else (device,
-plots, progress, threads) may change between the sessions of a run.
+plots, progress, threads, checkpoint_every_min) may change between the sessions of a run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,6 +30,7 @@ from typing import Any, Mapping
 import torch
 import yaml
 
+from neuralgraph.datacache import file_digests
 from neuralgraph.errors import ConfigError
 from neuralgraph.io import atomic_path
 from neuralgraph.rundir import MODEL_PT
@@ -35,7 +38,19 @@ from neuralgraph.rundir import MODEL_PT
 log = logging.getLogger(__name__)
 
 #: The blocks two sessions of one run must share.
-MATCHED_BLOCKS = ("simulation", "model", "training")
+MATCHED_BLOCKS = ("simulation", "model", "training", "inputs")
+
+
+def inputs_yaml(cfg: Any) -> str:
+    """An ``inputs:`` block with the sha256 of every file the run reads (the simulation's ``*_file``
+    keys, a recording's ``*path`` keys), appended to the config a checkpoint stores: a file
+    overwritten between two sessions makes the run start afresh (or refuse ``resume=true``)
+    instead of continuing a fit of other data."""
+    digests = {f"simulation.{k}": v for k, v in file_digests(vars(cfg.simulation)).items()}
+    data = getattr(cfg, "data", None)
+    if data is not None and dataclasses.is_dataclass(data):
+        digests.update({f"data.{k}": v for k, v in file_digests(vars(data), ("path",)).items()})
+    return yaml.safe_dump({"inputs": digests}) if digests else ""
 
 
 def save(path: str | Path, model: torch.nn.Module, config_yaml: str, training: Mapping[str, Any]) -> None:

@@ -40,14 +40,15 @@ def _plain(sim_cfg: Any) -> Any:
     return sim_cfg
 
 
-def file_digests(sim_cfg: Mapping[str, Any]) -> dict[str, str]:
-    """``{key: sha256 of the file's bytes}`` for every non-empty ``*_file`` key ("missing" if absent).
+def file_digests(sim_cfg: Mapping[str, Any], suffixes: tuple[str, ...] = ("_file",)) -> dict[str, str]:
+    """``{key: sha256 of the file's bytes}`` for every non-empty key ending in one of ``suffixes``
+    ("missing" if the file is absent).
 
     A missing file hashes as such; the simulator then says what is wrong with it.
     """
     digests = {}
     for key, value in sim_cfg.items():
-        if not (key.endswith("_file") and isinstance(value, str) and value):
+        if not (key.endswith(suffixes) and isinstance(value, str) and value):
             continue
         path = Path(value).expanduser()
         if not path.is_file():

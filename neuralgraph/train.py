@@ -129,6 +129,7 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path, job_num: int | None = 
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if isinstance(cfg, DictConfig):
         cfg = typed(cfg)
+    config_yaml += checkpoint.inputs_yaml(cfg)
     with StopSignals() as stop:
         try:
             return _run(cfg, run_dir, config_yaml, stop, job_num)

@@ -221,3 +221,20 @@ def test_submitit_preemption_checkpoints_then_hands_over(tmp_path, monkeypatch, 
     resumed = checkpoint.to_resume("auto", tmp_path / "run",
                                    checkpoint.load(tmp_path / "run" / rundir.MODEL_PT)["config"])
     assert resumed["step"] == caught.value.step
+
+
+def test_a_checkpoint_made_on_other_file_contents_is_not_continued(tmp_path):
+    # The checkpoint stores the sha256 of every input file: overwriting the connectivity file
+    # between two sessions makes the run start afresh (or refuse resume=true), naming the file.
+    matrix = tmp_path / "W.npy"
+    np.save(matrix, np.eye(4))
+    cfg = train_module.typed(compose_regime(
+        "tiny_signal", "simulation.connectivity_type=file", f"simulation.connectivity_file={matrix}"))
+    before = checkpoint.inputs_yaml(cfg)
+    assert "simulation.connectivity_file" in before
+    np.save(matrix, 2 * np.eye(4))
+    after = checkpoint.inputs_yaml(cfg)
+    assert checkpoint.mismatch(before, after) == ["inputs.simulation.connectivity_file"]
+    assert checkpoint.mismatch(before, before) == []
+    plain = train_module.typed(compose_regime("tiny_signal"))
+    assert checkpoint.inputs_yaml(plain) == ""  # no input files: the stored config is unchanged
