@@ -5,7 +5,8 @@ One row per record (about 200 per run): ``step``, ``epoch``, ``loss`` (mean data
 previous record), ``regularization`` (mean regularisation), ``reg_<term>`` (each regulariser at the
 record), ``live`` (the family's live recovery metric, an estimate of the primary one),
 ``lr_<group>`` (each parameter group's learning rate) and ``wall_time_s`` (training seconds so
-far, summed over the sessions of a resumed run). The CSV is rewritten whole, atomically, at every
+far, summed over the sessions of a resumed run). A job-log line ends with the elapsed training
+time, the mean steps/s and the ETA of the last step. The CSV is rewritten whole, atomically, at every
 record, so a reader never sees half a row and a stopped run keeps its curve.
 """
 
@@ -36,6 +37,21 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                      for row in rows)
     return out.getvalue()
+
+
+def pace(step: int, total: int, seconds: float) -> str:
+    """``elapsed H:MM:SS, R steps/s, ETA H:MM:SS``: the rate is the run's mean (over every session
+    of a resumed run), and the ETA the steps left at that rate."""
+    rate = step / seconds if seconds > 0 else float("nan")
+    left = (total - step) / rate if rate > 0 else float("nan")
+    return f"elapsed {_clock(seconds)}, {rate:.3g} steps/s, ETA {_clock(left)}"
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
 def summary_writer(log_dir: Path) -> Any:
@@ -89,9 +105,9 @@ class CurveLog:
             return
         self.next_log = (row["step"] // every + 1) * every
         lrs = " ".join(f"{k}={v:.2e}" for k, v in row.items() if k.startswith("lr_"))
-        log.info("step %d/%d (%.0f%%) loss %.4e reg %.3e %s %.4f %s %.0f s", row["step"], total,
+        log.info("step %d/%d (%.0f%%) loss %.4e reg %.3e %s %.4f %s %s", row["step"], total,
                  100.0 * row["step"] / total, row["loss"], row["regularization"], self.primary_metric,
-                 row["live"], lrs, row["wall_time_s"])
+                 row["live"], lrs, pace(row["step"], total, row["wall_time_s"]))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -14,7 +14,8 @@ remaining budget.
 The loop's whole state — optimiser, schedule, step, the frame sampler's generator, the global
 random generators, the running loss sums and the curves — goes into every checkpoint
 (:meth:`_Loop.state_dict`), so a run stopped after step k and continued from its checkpoint takes
-exactly the steps an uninterrupted run takes (bit for bit on the CPU).
+exactly the steps an uninterrupted run takes (bit for bit on the CPU). Checkpoints come every
+``total / n_checkpoints`` steps and, in between, every ``checkpoint_every_min`` minutes.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class _Loop:
     """The optimiser, schedule, sampler and meter of one run, and the steps between them."""
 
     def __init__(self, family: Family, model: torch.nn.Module, data: TrainData, arrays: Mapping[str, np.ndarray],
-                 tcfg: Any, device: torch.device, primary_metric: str) -> None:
+                 tcfg: Any, device: torch.device, primary_metric: str, checkpoint_every_s: float = 0.0) -> None:
         self.family, self.model, self.data, self.arrays = family, model, data, arrays
         self.tcfg, self.device, self.primary_metric = tcfg, device, primary_metric
         self.n_iter = steps_per_epoch(data.n_frames, tcfg.data_augmentation_loop, tcfg.batch_size)
@@ -180,6 +181,7 @@ class _Loop:
         self.record_every = max(1, self.total // 200)
         self.check_every = min(50, self.record_every)
         self.checkpoint_every = max(1, self.total // max(1, tcfg.n_checkpoints))
+        self.checkpoint_every_s = checkpoint_every_s  # also a checkpoint this often (0: only the above)
         self.generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
         self.optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
         self.scheduler = make_scheduler(self.optimizer, tcfg, self.total)
@@ -187,7 +189,7 @@ class _Loop:
         self.result = TrainResult(history=self.meter.history)
         self.step = 0
         self.seconds_before = 0.0  # training time of earlier sessions (a resumed run)
-        self.t0 = time.perf_counter()
+        self.t0 = self.last_save = time.perf_counter()
 
     def seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self.t0
@@ -233,13 +235,22 @@ class _Loop:
                     break
             if self.step % self.record_every == 0 or self.step == total:
                 self._record(reg_terms, hooks, bar)
-            if hooks.checkpoint is not None and self.step % self.checkpoint_every == 0:
-                hooks.checkpoint(self.state_dict())
+            if self.step % self.checkpoint_every == 0 or self._save_due():
+                self.save(hooks)
             bar.update(1)
             if hooks.stop is not None and hooks.stop.pending is not None:
-                if hooks.checkpoint is not None:
-                    hooks.checkpoint(self.state_dict())
+                self.save(hooks)
                 self.raise_pending(hooks.stop)
+
+    def _save_due(self) -> bool:
+        """Whether ``checkpoint_every_s`` seconds have passed since the last checkpoint: a killed
+        long run then loses minutes, whatever its ``n_checkpoints``."""
+        return 0 < self.checkpoint_every_s <= time.perf_counter() - self.last_save
+
+    def save(self, hooks: Hooks) -> None:
+        if hooks.checkpoint is not None:
+            hooks.checkpoint(self.state_dict())
+            self.last_save = time.perf_counter()
 
     def _record(self, reg_terms: Mapping[str, torch.Tensor], hooks: Hooks, bar: tqdm) -> None:
         live = self.family.live_metric(self.model, self.arrays)
@@ -274,11 +285,14 @@ def train(
     ``resume`` is a state saved by ``hooks.checkpoint``: the loop continues after its step.
     """
     hooks = hooks or Hooks()
-    loop = _Loop(family, model, data, arrays, cfg.training, device, primary_metric)
+    # A config built by hand (tests, notebooks) may hold only the training block: no timed checkpoints.
+    every_min = float(getattr(cfg, "checkpoint_every_min", 0.0))
+    loop = _Loop(family, model, data, arrays, cfg.training, device, primary_metric, 60.0 * every_min)
     if resume is not None:
         loop.load_state_dict(resume)
+    # The bar shows this session's elapsed time, steps/s and the time left to the run's last step (ETA).
     bar = tqdm(total=loop.total, initial=loop.step, disable=not progress, mininterval=1.0, dynamic_ncols=True,
-               leave=False)
+               leave=False, unit="step")
     model.train()
     if hooks.stop is not None:
         hooks.stop.deferring = True
@@ -289,8 +303,7 @@ def train(
             hooks.stop.deferring = False
         bar.close()
         model.eval()
-    if hooks.checkpoint is not None:
-        hooks.checkpoint(loop.state_dict())
+    loop.save(hooks)
     if hooks.stop is not None and hooks.stop.pending is not None:  # noted after the last check
         loop.raise_pending(hooks.stop)
     result = loop.result

@@ -129,11 +129,12 @@ class RunConfig:
     # unfinished run of the same config, else start) | true (continue it; it must exist) | false
     # (start at step 0) | a path to a model.pt or run directory to continue from.
     resume: str = "auto"
+    checkpoint_every_min: float = 5.0  # minutes between two checkpoints besides the n_checkpoints ones (0: none)
     log_every: int = 0  # steps between two lines of the job log when progress=false; 0: a tenth of the run
     tensorboard: bool = False  # also log the learning curves to <run dir>/tensorboard (needs tensorboard)
 
     def __post_init__(self) -> None:
-        check_nonnegative(self, "num_threads", "log_every")
+        check_nonnegative(self, "num_threads", "log_every", "checkpoint_every_min")
         check_device(self)
 
     @property
