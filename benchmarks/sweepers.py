@@ -19,7 +19,10 @@ run, driven through their loops with an in-process launcher:
   heuristic proposer;
 - ``tpe``: :class:`neuralgraph.explore.optuna_study.OptunaStudy` (what ``hydra/sweeper=optuna``
   runs) with the plugin's TPE settings (10 random start-up trials), 4 trials a round;
-- ``random``: the same loop with Optuna's random sampler.
+- ``random``: the same loop with Optuna's random sampler;
+- ``tpe_default`` (optional): ``tpe`` with the regime's own config enqueued as its first trial.
+  ucb_llm's first run is that config (its block root), which a hand-tuned regime makes a strong
+  start; this variant gives TPE the same knowledge.
 
 Repetition ``r`` is paired: every method's jobs train with ``training.seed=r`` (a ucb_llm
 replicate with r+1, r+2, ...), and the proposer's or sampler's seed is ``r``. Each method runs
@@ -84,6 +87,18 @@ class Objective:
         # The search space every method gets: the regime's, with --space entries replacing keys.
         self.params = {**OmegaConf.to_container(cfg.search_space), **space}
         self.trained = 0
+
+    def defaults(self) -> dict[str, Any]:
+        """The regime's own value of every key of the search space (the ucb_llm block root),
+        typed as the space's choices are."""
+        from neuralgraph.explore.space import parse_space
+
+        cfg, out = self.compose([]), {}
+        for key, dim in parse_space(self.params).dims.items():
+            value = OmegaConf.select(cfg, key)
+            out[key] = next((c for c in dim.choices if dim.canonical(c) == dim.canonical(value)),
+                            value) if dim.choices else value
+        return out
 
     def compose(self, overrides: list[str]) -> Any:
         return compose_regime(self.regime, *RUN_ARGS, f"cache_dir={self.data_cache}",
@@ -172,10 +187,14 @@ def run_optuna(obj: Objective, rep: int, budget: int, sampler: str, sweep_dir: P
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     conf = OmegaConf.structured(OptunaRegimeSweeperConf)
     conf.n_trials, conf.n_jobs, conf.params = budget, BATCH, obj.params
-    if sampler == "tpe":  # the plugin's default TPE settings (hydra/sweeper/sampler=tpe)
+    if sampler.startswith("tpe"):  # the plugin's default TPE settings (hydra/sweeper/sampler=tpe)
         smp = optuna.samplers.TPESampler(seed=rep, n_startup_trials=10, multivariate=False)
     else:
         smp = optuna.samplers.RandomSampler(seed=rep)
+    if sampler == "tpe_default":  # a stored study holding the regime's config as its first trial
+        conf.storage, conf.study_name = f"sqlite:///{sweep_dir / 'study.db'}", "bench"
+        optuna.create_study(storage=conf.storage, study_name="bench", direction="maximize",
+                            sampler=smp).enqueue_trial(obj.defaults())
     launched: list[list[str]] = []
     study = OptunaStudy(conf, sweep_dir, [f"training.seed={rep}"], obj.launcher(launched),
                         obj.compose, smp).run()
@@ -226,7 +245,7 @@ def held_out(obj: Objective, evals: list[dict], n: int, seeds: list[int]) -> flo
         return math.nan
     base = [o for o in evals[n - 1]["reported_overrides"] if not o.startswith("training.seed=")]
     values = [obj.reward(base + [f"training.seed={s}"]) for s in seeds]
-    return statistics.fmean(values) if all(math.isfinite(v) for v in values) else math.nan
+    return statistics.fmean(values) if values and all(map(math.isfinite, values)) else math.nan
 
 
 def _stats(values: list[float]) -> str:
@@ -334,7 +353,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=24)
     p.add_argument("--budgets", nargs="+", type=int, default=[8, 16, 24], help="reported budgets")
     p.add_argument("--methods", nargs="+", default=list(METHODS),
-                   choices=list(METHODS) + ["ucb_heuristic"])
+                   choices=list(METHODS) + ["ucb_heuristic", "tpe_default"])
     p.add_argument("--held-out-seeds", nargs="*", type=int, default=[1000, 1001])
     p.add_argument("--held-out-budgets", nargs="*", type=int, default=[16, 24])
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweepers"), help="tables, figure")

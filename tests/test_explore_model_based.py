@@ -212,8 +212,8 @@ def test_a_failed_run_is_observed_at_the_worst_finished_reward_and_other_regimes
 
 
 # ---- benchmarks/sweepers.py on the toy objective ------------------------------------------
-def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path, monkeypatch):
-    import csv
+def toy_benchmark(monkeypatch, trained):
+    """benchmarks/sweepers.py with the toy app for a regime and ``bowl`` for a training run."""
     import importlib.util
     from pathlib import Path
 
@@ -224,10 +224,17 @@ def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path
     spec = importlib.util.spec_from_file_location("sweepers", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    trained = []
     monkeypatch.setattr(bench, "compose_regime",
                         lambda regime, *ov: compose([o for o in ov if o.startswith("training.")]))
     monkeypatch.setattr(neuralgraph.train, "run", lambda cfg, run_dir: trained.append(1) or bowl(cfg))
+    return bench
+
+
+def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path, monkeypatch):
+    import csv
+
+    trained = []
+    bench = toy_benchmark(monkeypatch, trained)
     argv = ["--regimes", "toy", "--reps", "0", "1", "--budget", "8", "--budgets", "4", "8",
             "--held-out-budgets", "8", "--held-out-seeds", "7", "--out", str(tmp_path / "out"),
             "--work", str(tmp_path / "work")]
@@ -245,3 +252,14 @@ def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path
     first = len(trained)
     bench.main(argv)
     assert len(trained) == first  # every run read back from the cache
+
+
+def test_tpe_default_starts_from_the_regimes_own_config_as_ucb_llm_does(tmp_path, monkeypatch):
+    bench = toy_benchmark(monkeypatch, [])
+    argv = ["--regimes", "toy", "--reps", "0", "--budget", "4", "--budgets", "4",
+            "--methods", "ucb_llm", "tpe_default", "--held-out-seeds", "--out", str(tmp_path / "out"),
+            "--work", str(tmp_path / "work")]
+    curves = bench.main(argv)
+    first = {r["method"]: r["reward"] for r in curves if r["n"] == 1}
+    # The toy regime's config (lr_k=1e-3, batch_size=8) with training.seed=0 scores 0.8.
+    assert first["tpe_default"] == pytest.approx(0.8) and first["ucb_llm"] == pytest.approx(0.8)
