@@ -94,6 +94,12 @@ class TrainClock:
     steps_per_epoch: int
 
 
+def steps_per_epoch(n_frames: int, data_augmentation_loop: int, batch_size: int) -> int:
+    """The users' step count: ``int(n_frames · dal // batch_size · 0.2)``, at least 1 (here, below the
+    trainer, so that a family can tell how many steps a run takes)."""
+    return max(1, int(n_frames * data_augmentation_loop // batch_size * 0.2))
+
+
 def adam_group(name: str, params: Iterable[torch.nn.Parameter], lr: float, fallback: float) -> dict[str, Any]:
     """A named Adam group; a learning rate of 0 means "use the fallback", as in the users' configs."""
     return {"name": name, "params": list(params), "lr": float(lr) if lr > 0 else float(fallback)}

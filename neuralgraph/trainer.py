@@ -32,15 +32,10 @@ import torch
 from tqdm.auto import tqdm
 
 from neuralgraph.errors import ConfigError
-from neuralgraph.family import Family, TrainClock, TrainData
+from neuralgraph.family import Family, TrainClock, TrainData, steps_per_epoch
 from neuralgraph.signals import StopSignals
 
 log = logging.getLogger(__name__)
-
-
-def steps_per_epoch(n_frames: int, data_augmentation_loop: int, batch_size: int) -> int:
-    """The users' step count: ``int(n_frames · dal // batch_size · 0.2)``, at least 1."""
-    return max(1, int(n_frames * data_augmentation_loop // batch_size * 0.2))
 
 
 @dataclass

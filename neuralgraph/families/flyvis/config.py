@@ -4,8 +4,8 @@ Connectome data: ``fib25-fib19_v2.2.json`` from the flyvis package (Lappalainen 
 TuragaLab/flyvis, MIT licence), read without importing flyvis (see ``simulate.py`` beside this file).
 
 Each dataclass checks its own keys in ``__post_init__`` (run when a composed config becomes these
-objects); the simulation, model and training blocks share no constraint, so the family has no
-cross-block check.
+objects); the one constraint across blocks (``training.W_solve_every`` needs
+``model.update_type=additive``) is checked by the family (``FlyVisFamily.check``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ class FieldType(str, Enum):
 
     given = "given"  # the true stimulus is fed to f_theta
     visual = "visual"  # unknown: a SIREN field Omega(x, y, t) is learned in its place
+
+
+class UpdateType(str, Enum):
+    """How f_theta combines a neuron's own state with its incoming messages."""
+
+    generic = "generic"  # f_theta(v, a, m, e): the message is one more input of the MLP (reference)
+    additive = "additive"  # f_theta(v, a, e) + m: linear in W, so W can be solved by least squares
 
 
 class WInit(str, Enum):
@@ -105,6 +112,9 @@ class FlyVisModel:
     n_layers: int = 3  # g_phi linear layers
     hidden_dim_update: int = 64  # f_theta (lin_phi) width
     n_layers_update: int = 3  # f_theta linear layers
+    update_type: UpdateType = UpdateType.generic  # generic: f_theta(v, a, m, e) | additive: f_theta(v, a, e) + m
+    g_phi_embedding: bool = True  # g_phi(v, a): a transfer function per cell type; False: one g_phi(v) for all
+    g_phi_zero_floor: bool = False  # subtract g_phi(v_lo): a sender at the bottom of the voltages sends exactly 0
     g_phi_positive: bool = True  # square g_phi so messages have the sign of W
     g_phi_activation: str = "relu"  # hidden activation of g_phi: relu | tanh | silu | softplus
     f_theta_activation: str = "tanh"  # hidden activation of f_theta: relu | tanh | silu | softplus
@@ -141,6 +151,7 @@ class FlyVisTraining(TrainingBase):
     coeff_W_L1: float = 3e-5  # L1 on W (sum |W|), annealed by 1 - exp(-W_L1_rate * (epoch + 1))
     W_L1_rate: float = 0.5  # annealing rate of coeff_W_L1 per epoch
     coeff_W_L2: float = 0.0  # L2 on W (sum W^2)
+    W_solve_every: int = 0  # additive model: W <- least squares given f_theta, g_phi every k steps and after the last (0 = never)
     coeff_edge_diff: float = 100.0  # g_phi^2 monotone in v: mean relu(g(v) - g(v + dv)) on a grid
     coeff_edge_norm: float = 1.0  # g_phi(v)^2 ~ v at v = 1 (pins the W <-> g_phi scale)
     coeff_edge_weight_L1: float = 0.0  # L1 on g_phi's weights
@@ -157,6 +168,7 @@ class FlyVisTraining(TrainingBase):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_positive(self, "n_clusters")
+        check_nonnegative(self, "W_solve_every")
 
 
 SCHEMAS = {

@@ -2,7 +2,12 @@ r"""The fly visual system family: recover W, τ, V_rest, cell types and the visu
 
 Ground truth (``neuralgraph.families.flyvis.simulate``): τ_i dv_i/dt = −v_i + V_rest,i + Σ_j W_ij ReLU(v_j) + I_i
 on the optic-lobe connectome of the flyvis package (Lappalainen et al., Nature 2024; MIT licence).
-Model (``neuralgraph.families.flyvis.model``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i).
+Model (``neuralgraph.families.flyvis.model``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i), or,
+with ``model.update_type=additive``, f_θ(v_i, a_i, e_i) + Σ_j W_ji g_φ(v_j, a_j): linear in W, which
+``training.W_solve_every`` then sets by least squares given the functions
+(:mod:`~neuralgraph.families.flyvis.solve`, variable projection). ``tiny_flyvis`` uses that form with
+one g_φ(v) shared by all neurons and measured from the floor of the voltages; the larger regimes
+keep the reference's form.
 
 Read-out. On the states the network actually visits, the learned functions are close to linear:
 f_θ ≈ α_i v + γ_i m + δ_i e + β_i and g_φ(v, a_j)² ≈ s_j v + c_j on the active range v > 0.
@@ -71,12 +76,14 @@ import numpy as np
 import torch
 
 from neuralgraph.config.base import RunConfig
+from neuralgraph.errors import ConfigError
 from neuralgraph.families.flyvis import evaluate as scores
 from neuralgraph.families.flyvis import simulate as simulator
-from neuralgraph.families.flyvis.config import FieldType, FlyVisSimulation, FlyVisTraining
+from neuralgraph.families.flyvis.config import FieldType, FlyVisSimulation, FlyVisTraining, UpdateType
 from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group
+from neuralgraph.families.flyvis.solve import WeightSolver
+from neuralgraph.family import Family, TrainClock, TrainData, adam_group, steps_per_epoch
 from neuralgraph.metrics import pearson
 
 #: The per-neuron target scale never drops below this fraction of std(v)/Δt.
@@ -130,7 +137,9 @@ def _g_phi_shape(model: FlyVisGNN, t: FlyVisTraining) -> dict[str, torch.Tensor]
     terms: dict[str, torch.Tensor] = {}
     dev = model.W.device
     v_lo, v_hi, v_norm = model.voltage_range()
-    idx = torch.randint(0, model.n_neurons, (min(REG_NEURONS, model.n_neurons),), device=dev)
+    # One g_φ shared by every neuron needs one probe, not one per sampled neuron.
+    n_probe = min(REG_NEURONS, model.n_neurons) if model.g_phi_embedding else 1
+    idx = torch.randint(0, model.n_neurons, (n_probe,), device=dev)
     a = model.a[idx]
     if t.coeff_edge_diff > 0:
         v = torch.linspace(v_lo, v_hi, MONOTONE_POINTS, device=dev).unsqueeze(-1).expand(-1, len(idx))
@@ -149,6 +158,11 @@ class FlyVisFamily(Family):
 
     def primary_metric(self, cfg: RunConfig) -> str:
         return "connectivity_R2"
+
+    def check(self, cfg: RunConfig) -> None:
+        if cfg.training.W_solve_every > 0 and cfg.model.update_type != UpdateType.additive:
+            raise ConfigError(f"training.W_solve_every={cfg.training.W_solve_every} solves W by least squares, which "
+                              f"needs a model linear in W: set model.update_type=additive (or W_solve_every=0)")
 
     def simulate(self, sim: FlyVisSimulation) -> dict[str, np.ndarray]:
         return simulator.simulate(sim)
@@ -182,6 +196,13 @@ class FlyVisFamily(Family):
             scale = (y.std(dim=0) + 1e-3 * y.std()).clamp_min(floor)
         else:
             scale = torch.ones(y.shape[1], device=device)
+        t = cfg.training
+        if t.W_solve_every > 0:
+            # The step count travels in the state dict (a resumed run solves where a whole one does);
+            # the solver keeps references to the training tensors, not copies.
+            model.register_buffer("solver_step", torch.zeros((), dtype=torch.long, device=device))
+            total = steps_per_epoch(x.shape[0], t.data_augmentation_loop, t.batch_size) * t.n_epochs
+            model.weight_solver = WeightSolver(model, x, y, extras.get("stimulus"), t.W_solve_every, total)
         return model, TrainData(x=x, y=y, target_scale=scale, extras=extras)
 
     def param_groups(self, model: FlyVisGNN, t: FlyVisTraining) -> list[dict[str, Any]]:
@@ -206,6 +227,10 @@ class FlyVisFamily(Family):
         terms.update(_weight_penalties("edge", model.lin_edge, t.coeff_edge_weight_L1, t.coeff_edge_weight_L2))
         terms.update(_weight_penalties("phi", model.lin_phi, t.coeff_phi_weight_L1, t.coeff_phi_weight_L2))
         return terms
+
+    def after_step(self, model: FlyVisGNN, t: FlyVisTraining) -> None:
+        if t.W_solve_every > 0:
+            model.weight_solver.after_step(model)
 
     def live_metric(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray]) -> float:
         """Squared Pearson r of the raw (uncorrected) W against the truth on identifiable synapses."""

@@ -1,6 +1,7 @@
 r"""GNN mirroring the fly visual system on the known connectome.
 
-    dv_i/dt = f_θ(v_i, a_i, m_i, e_i),     m_i = Σ_{j→i} W_ji · g_φ(v_j, a_j)²
+    dv_i/dt = f_θ(v_i, a_i, m_i, e_i),     m_i = Σ_{j→i} W_ji · g_φ(v_j, a_j)²     (``update_type=generic``)
+    dv_i/dt = f_θ(v_i, a_i, e_i) + m_i                                          (``update_type=additive``)
 
 - ``W`` — one learnable weight per known synapse (the edge list is given), plus optional extra
   "null" edges whose true weight is 0;
@@ -8,7 +9,15 @@ r"""GNN mirroring the fly visual system on the known connectome.
   cell type should end up together;
 - g_φ (``lin_edge``) depends on the sender only, so it is evaluated once per neuron and gathered
   onto the edges; squared, it is non-negative and messages take the sign of W (the truth is
-  ReLU(v_j));
+  ReLU(v_j)). ``g_phi_embedding=False`` makes it one function g_φ(v) for every neuron: a sender
+  that is rarely above threshold then borrows the shape of its threshold from all the others.
+  ``g_phi_zero_floor`` measures it from the bottom of the observed voltages,
+  g_φ(v, a) − g_φ(v_lo, a) (squared afterwards when ``g_phi_positive``): a silent sender sends
+  exactly 0. Without it, an offset c_j of g_φ below threshold adds Σ_j W_ij c_j to every
+  receiver, a constant per *neuron* that f_θ can only cancel through the embedding it shares
+  with the whole cell type;
+- with ``update_type=additive`` the model is linear in W given the functions, so
+  :mod:`~neuralgraph.families.flyvis.solve` can set W by least squares (variable projection);
 - messages are summed per receiver with ``index_add_`` — no per-edge MLP, no graph objects;
 - f_θ (``lin_phi``) is evaluated once per neuron; the truth is (−v + V_rest + m + e)/τ;
 - e_i is the visual input of R1–R8 (0 elsewhere): the true luminance when it is given, or a SIREN
@@ -22,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisModel, WInit
+from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisModel, UpdateType, WInit
 from neuralgraph.nn.mlp import MLP
 from neuralgraph.nn.siren import Siren
 
@@ -89,8 +98,13 @@ class FlyVisGNN(nn.Module):
             a0 = 1.0 + 0.1 * torch.randn(n_neurons, cfg.embedding_dim)
         self.a = nn.Parameter(a0)
         self.g_phi_positive = cfg.g_phi_positive
-        self.lin_edge = MLP(1 + cfg.embedding_dim, 1, cfg.hidden_dim, cfg.n_layers, cfg.g_phi_activation)
-        self.lin_phi = MLP(3 + cfg.embedding_dim, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.f_theta_activation)
+        self.g_phi_embedding = cfg.g_phi_embedding
+        self.g_phi_zero_floor = cfg.g_phi_zero_floor
+        self.additive = cfg.update_type == UpdateType.additive
+        g_inputs = 1 + (cfg.embedding_dim if cfg.g_phi_embedding else 0)
+        self.lin_edge = MLP(g_inputs, 1, cfg.hidden_dim, cfg.n_layers, cfg.g_phi_activation)
+        f_inputs = (2 if self.additive else 3) + cfg.embedding_dim
+        self.lin_phi = MLP(f_inputs, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.f_theta_activation)
         self.learn_field = cfg.field_type == FieldType.visual
         self.t_scale = 2 * math.pi / float(cfg.nnr_f_T_period)
         self.field = (
@@ -107,15 +121,25 @@ class FlyVisGNN(nn.Module):
         return self._range
 
     # pieces ------------------------------------------------------------------------------------
+    def _edge_mlp(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The raw ``lin_edge`` output at voltages v (..., N) of neurons with embeddings a (N, d)."""
+        if not self.g_phi_embedding:
+            return self.lin_edge(v.unsqueeze(-1))[..., 0]
+        return self.lin_edge(torch.cat([v.unsqueeze(-1), a.expand(*v.shape, a.shape[-1])], dim=-1))[..., 0]
+
     def g(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """g_φ(v, a) (squared when ``g_phi_positive``); v (..., N), a (N, d) broadcast → (..., N)."""
-        a = a.expand(*v.shape, a.shape[-1])
-        out = self.lin_edge(torch.cat([v.unsqueeze(-1), a], dim=-1))[..., 0]
+        """g_φ(v, a) (from its floor, then squared, as configured); v (..., N), a (N, d) broadcast → (..., N)."""
+        out = self._edge_mlp(v, a)
+        if self.g_phi_zero_floor:
+            # One evaluation per neuron (not per frame), broadcast over the leading dimensions.
+            out = out - self._edge_mlp(torch.full(a.shape[:-1], self._range[0], device=v.device), a)
         return out * out if self.g_phi_positive else out
 
     def f(self, v: torch.Tensor, a: torch.Tensor, msg: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """f_θ(v, a, m, e) per neuron; all (..., N) except a (N, d)."""
+        """f_θ(v, a, m, e), or f_θ(v, a, e) + m when additive, per neuron; all (..., N) except a (N, d)."""
         a = a.expand(*v.shape, a.shape[-1])
+        if self.additive:
+            return self.lin_phi(torch.cat([v.unsqueeze(-1), a, e.unsqueeze(-1)], dim=-1))[..., 0] + msg
         return self.lin_phi(torch.cat([v.unsqueeze(-1), a, msg.unsqueeze(-1), e.unsqueeze(-1)], dim=-1))[..., 0]
 
     def messages(self, v: torch.Tensor) -> torch.Tensor:
