@@ -137,7 +137,11 @@ class Family(ABC):
         self, model: torch.nn.Module, batch: Mapping[str, torch.Tensor], pred: torch.Tensor,
         training: Any, clock: TrainClock,
     ) -> dict[str, torch.Tensor]:
-        """Named regularisation terms (already multiplied by their coefficients)."""
+        """Named regularisation terms (already multiplied by their coefficients).
+
+        ``pred`` is the model's output on ``batch``, or None when the trainer back-propagates the
+        batch in pieces (``training.micro_batch``).
+        """
         return {}
 
     def after_step(self, model: torch.nn.Module, training: Any) -> None:

@@ -125,9 +125,11 @@ plt.show()
 # ## 3. Train all three
 #
 # Three command lines, started side by side (one CPU thread each), then their run directories are
-# read. `connectivity_R2` is the line-fit R² of the learned W against the truth after each
-# sender's scale is divided out (a ψ that is learned α times too large makes W α times too
-# small, and the data cannot tell them apart). `transfer_condition` measures how well the data
+# read. `connectivity_R2` is the line-fit R² of the learned weights against the true ones, each
+# multiplied by its own sender's level m_j (the median of its transfer function at high
+# activity): a ψ that is learned α times too large makes W α times too small, the data cannot
+# tell them apart, and W_ij·m_j is what they do determine. The learned side uses only the learned
+# functions; the truth enters only as the target. `transfer_condition` measures how well the data
 # determine W (larger is worse).
 #
 # In our full-size run (default settings, one seed) all three reached `connectivity_R2` ≈ 0.9999
@@ -155,7 +157,7 @@ for k in keys:
 # %% [markdown]
 # ## 4. W recovery
 #
-# Top: learned (scale-corrected) against true weights. Bottom: the matrices side by side for a
+# Top: learned weights W*_ij·m*_j against the true g_i·W_ij·m_j. Bottom: the matrices side by side for a
 # block of neurons. Under Dale's law every column (a sender's outgoing weights) has one sign; the
 # sign accuracy counts how many non-zero weights were learned with the right sign.
 
@@ -163,16 +165,16 @@ for k in keys:
 fig, axes = plt.subplots(2, 3, figsize=(15, 9))
 for col, name in enumerate(SETTINGS):
     r, m = results[name], metrics[name]
-    wt, wl = r["W_true"].ravel(), r["W_corrected"].ravel()
+    wt, wl = r["W_target"].ravel(), r["W_corrected"].ravel()
     ax = axes[0, col]
     lim = 1.1 * np.abs(wt).max()
     ax.scatter(wt, wl, s=2, alpha=0.4)
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="true W_ij", ylabel="learned W_ij",
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="true g_i W_ij m_j", ylabel="learned W*_ij m*_j",
            title=f"{name}: R² = {m['connectivity_R2']:.3f}, slope {m['connectivity_slope']:.2f}")
     k = min(30, r["W_true"].shape[0])
-    both = np.concatenate([r["W_true"][:k, :k], np.full((k, 1), np.nan), r["W_corrected"][:k, :k]], axis=1)
-    vmax = np.nanmax(np.abs(r["W_true"][:k, :k]))
+    both = np.concatenate([r["W_target"][:k, :k], np.full((k, 1), np.nan), r["W_corrected"][:k, :k]], axis=1)
+    vmax = np.nanmax(np.abs(r["W_target"][:k, :k]))
     axes[1, col].imshow(both, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     axes[1, col].set(title=f"{name}: true | learned (first {k} neurons)", xticks=[], yticks=[])
 plt.tight_layout()
@@ -207,8 +209,8 @@ plt.show()
 #
 # The model's message function ψ (what a sender transmits, per sender) and update function φ
 # (each neuron's own dynamics), read from `results.npz`: learned curves in colour, the truth
-# dashed, on [−x_norm, x_norm] with x_norm = 1.5·std(u). Each learned ψ*_j is divided by its
-# sender's scale k_j, the factor the data cannot separate from W's column j.
+# dashed, on [−x_norm, x_norm] with x_norm = 1.5·std(u). Each ψ, learned or true, is divided by
+# its own level m_j, the factor the data cannot separate from W's column j.
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(15, 8))
@@ -221,9 +223,9 @@ for col, name in enumerate(SETTINGS):
         axes[1, col].plot(u, r["phi_learned"][j], lw=0.5, alpha=0.5)
     for t in np.unique(r["types"]):  # the truth once per neuron type
         i = int(np.flatnonzero(r["types"] == t)[0])
-        axes[0, col].plot(u, r["psi_true"][i], "k--", lw=2)
+        axes[0, col].plot(u, r["psi_true"][i] / r["sender_level_true"][i], "k--", lw=2)
         axes[1, col].plot(u, r["phi_true"][i], "k--", lw=2)
-    axes[0, col].set(title=f"{name}: ψ*_j / k_j and the true ψ", xlabel="u")
+    axes[0, col].set(title=f"{name}: ψ*_j / m*_j and the true ψ_j / m_j", xlabel="u")
     axes[1, col].set(title=f"{name}: φ*_i and the true φ", xlabel="u")
 plt.tight_layout()
 plt.show()

@@ -46,11 +46,13 @@ def test_tiny_signal_run_directory(cli, tmp_path):
     assert metrics["connectivity_R2"] > 0.9
     assert metrics["status"] == "converged"
     res = rundir.read_results(out)
-    for key in ("W_true", "W_learned", "W_corrected", "embeddings", "types", "curve_u", "psi_learned", "psi_true",
+    for key in ("W_true", "W_learned", "W_corrected", "W_target", "sender_scale", "sender_level_true", "embeddings", "types", "curve_u", "psi_learned", "psi_true",
                 "phi_learned", "phi_true", "x_norm"):
         assert key in res, key
     # The logged metric can be recomputed from results.npz.
-    assert linear_fit(res["W_true"], res["W_corrected"]).r2 == pytest.approx(metrics["connectivity_R2"], abs=1e-5)
+    assert linear_fit(res["W_target"], res["W_corrected"]).r2 == pytest.approx(metrics["connectivity_R2"], abs=1e-5)
+    # The corrected weights come from the learned functions alone: W*_ij times its sender's level.
+    np.testing.assert_allclose(res["W_corrected"], res["W_learned"] * res["sender_scale"][None, :], rtol=1e-5, atol=1e-7)
     assert linear_fit(res["W_true"], res["W_learned"]).r2 == pytest.approx(metrics["connectivity_R2_raw"], abs=1e-5)
     n = res["W_true"].shape[0]
     assert res["psi_learned"].shape == res["psi_true"].shape == (n, len(res["curve_u"]))

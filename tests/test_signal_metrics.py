@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score as sk_r2
 
 from neuralgraph.metrics.cluster import cluster_accuracy, cluster_labels, matched_accuracy
-from neuralgraph.families.signal.readout import correct_connectivity, sender_scale
+from neuralgraph.families.signal.readout import effective_weights, sender_level
 from neuralgraph.metrics.regression import linear_fit
 from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2, snapshot_r2
 
@@ -19,28 +19,32 @@ from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2, snapshot_r2
 # ---- per-sender scale correction ----------------------------------------------------------------
 
 
-def test_sender_scale_recovers_known_amplitudes():
-    rng = np.random.default_rng(0)
-    xs = np.linspace(2, 3, 50)
-    true = np.tile(np.tanh(xs), (5, 1))
-    k = np.array([0.5, 2.0, -1.0, 3.0, 1.0])
-    np.testing.assert_allclose(sender_scale(k[:, None] * true, true), k)
-    # A true ψ that is zero on the window keeps k = 1.
-    assert sender_scale(np.ones((1, 3)), np.zeros((1, 3)))[0] == 1.0
+def test_sender_level_is_the_window_median():
+    psi = np.array([[0.9, 1.0, 0.95, 2.0], [-1.0, -3.0, -2.0, -2.5]])
+    np.testing.assert_allclose(sender_level(psi), [np.median(psi[0]), np.median(psi[1])])
 
 
-def test_correction_undoes_the_symmetry_with_loops():
+def test_effective_weights_are_invariant_to_the_sender_gauge():
+    # An exact fit learns W*_ij = g_i W_ij / k_j with ψ*_j = k_j ψ_j, for any k_j (negative too):
+    # the learned side, scaled by its own levels, equals the target built from the truth.
     rng = np.random.default_rng(1)
     n = 7
     W = rng.standard_normal((n, n))
     g = rng.uniform(1, 10, n)
     k = rng.uniform(0.2, 5, n) * rng.choice([-1, 1], n)
+    xs = np.linspace(2, 3, 50)
+    psi = np.tanh(xs)[None, :] * rng.uniform(0.5, 2, n)[:, None]
     learned = np.empty_like(W)
     for i in range(n):
         for j in range(n):
-            learned[i, j] = g[i] * W[i, j] / k[j]  # what an exact fit with ψ*_j = k_j ψ_j learns
-    np.testing.assert_allclose(correct_connectivity(learned, k, g), W, rtol=1e-12)
-    fit = linear_fit(W, correct_connectivity(learned, k, g))
+            learned[i, j] = g[i] * W[i, j] / k[j]
+    corrected = effective_weights(learned, sender_level(k[:, None] * psi))
+    target = effective_weights(W, sender_level(psi), g)
+    np.testing.assert_allclose(corrected, target, rtol=1e-12)
+    for i in range(n):
+        for j in range(n):
+            assert target[i, j] == pytest.approx(g[i] * W[i, j] * np.median(psi[j]))
+    fit = linear_fit(target, corrected)
     assert fit.r2 == pytest.approx(1.0) and fit.slope == pytest.approx(1.0)
 
 

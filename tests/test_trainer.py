@@ -155,3 +155,35 @@ def test_regularisers_see_the_clock_of_the_step_being_taken():
     n_iter = steps_per_epoch(100, 2, 10)
     assert n_iter == 4 and result.n_steps == 12
     assert family.clocks == [TrainClock(epoch=s // n_iter, step=s, steps_per_epoch=n_iter) for s in range(12)]
+
+
+@pytest.mark.parametrize("regime", ["tiny_signal", "tiny_metabolism", "tiny_flyvis"])
+def test_micro_batches_give_the_whole_batch_gradient(regime):
+    """training.micro_batch back-propagates a batch in pieces: same loss, same gradient, for every
+    family (pieces of 3 frames leave a remainder of 1 in a batch of 7)."""
+    from neuralgraph.family import get_family
+    from neuralgraph.launch import compose_regime
+    from neuralgraph.train import typed
+    from neuralgraph.trainer import _step, make_scheduler
+
+    grads, losses, arrays = [], [], None
+    for micro in (0, 3):
+        cfg = typed(compose_regime(regime, f"training.micro_batch={micro}", "training.batch_size=7"))
+        family = get_family(cfg.simulation.family)
+        arrays = arrays or family.simulate(cfg.simulation)
+        torch.manual_seed(0)
+        model, data = family.build(arrays, cfg, torch.device("cpu"))
+        groups = family.param_groups(model, cfg.training)
+        for group in groups:
+            group["lr"] = 0.0  # the step leaves the parameters; .grad keeps the gradient
+        optimizer = torch.optim.Adam(groups)
+        scheduler = make_scheduler(optimizer, cfg.training, 10)
+        idx = torch.arange(7) * 3
+        loss, reg, _ = _step(family, model, data.batch(idx), data.target_scale, cfg.training,
+                             TrainClock(epoch=0, step=0, steps_per_epoch=10), optimizer, scheduler)
+        losses.append((float(loss), float(reg)))
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, rtol=1e-4, atol=1e-7, msg=name)

@@ -85,6 +85,9 @@ class TrainingBase:
     seed: int = 42  # training seed: model init and frame sampling (the data has its own seed)
     n_epochs: int = 1  # passes of n_iter steps each
     batch_size: int = 8  # frames per gradient step
+    # Frames per forward/backward pass inside one step (0 = the whole batch): the same gradient in
+    # cache-sized pieces, faster on a CPU for large batches of many nodes; a speed setting only.
+    micro_batch: int = 0
     # Steps per epoch = n_frames * data_augmentation_loop / batch_size * 0.2 (the users' convention;
     # no augmentation happens, it is only a step multiplier).
     data_augmentation_loop: int = 1000
@@ -97,6 +100,7 @@ class TrainingBase:
 
     def __post_init__(self) -> None:
         check_positive(self, "batch_size", "n_epochs", "data_augmentation_loop")
+        check_nonnegative(self, "micro_batch")
         check_range(self, "lr_final_factor", 0.0, 1.0, low_open=True)
         check_nonnegative(self, *learning_rates_and_coefficients(self))
 

@@ -244,6 +244,10 @@ class SignalTraining(TrainingBase):
     n_epochs_init: int = 0  # epochs of the first phase (0 = single phase)
     coeff_W_L2: float = 0.0  # lambda * mean W_ij^2
     coeff_edge_diff: float = 0.0  # monotone psi*: mean relu(psi*(u) - psi*(u + du))^2
+    # Frames of each batch on which the shape penalties (edge_diff, update_diff) evaluate the
+    # functions (0 = all): the batch's frames are random, so a few give an unbiased estimate at a
+    # fraction of the cost of two more passes of psi* over every frame.
+    penalty_frames: int = 0
     coeff_edge_norm: float = 0.0  # (psi*(edge_norm_at) - 1)^2 per neuron: pins the psi* scale
     edge_norm_at: float = 2.0  # where coeff_edge_norm pins psi* to 1, in units of the activity std
     coeff_phi_zero: float = 0.0  # mean phi*(0, a_i)^2: pins phi* to 0 at rest
@@ -264,7 +268,7 @@ class SignalTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames")
+        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames", "penalty_frames")
         check_positive(self, "rollout_every", "cluster_threshold")
         win = list(self.psi_norm_window)
         if len(win) != 2 or not win[0] < win[1]:

@@ -8,8 +8,8 @@ figures draw every function on [−x_norm, x_norm]. Each sampler returns one row
 :func:`function_curves` is what ``results.npz`` holds, so a figure never needs the model:
 
 - ``curve_u`` (P,) — the grid, P = 200 points on [−x_norm, x_norm]; ``x_norm`` the scale;
-- ``psi_learned`` / ``psi_true`` (N, P) — ψ*_j(u) and ψ_j(u) per sender j (ψ* before the scale
-  correction: divide row j by ``sender_scale[j]`` to compare it with ψ_j);
+- ``psi_learned`` / ``psi_true`` (N, P) — ψ*_j(u) and ψ_j(u) per sender j, each in its own scale:
+  compare row j of ψ* divided by ``sender_scale[j]`` with ψ_j divided by ``sender_level_true[j]``;
 - ``phi_learned`` / ``phi_true`` (N, P) — φ*_i(u) and the true own dynamics φ_i(u) per neuron
   (``phi_learned`` only with the linear update, where φ* is a function of u_i alone).
 """

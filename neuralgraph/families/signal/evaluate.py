@@ -2,13 +2,11 @@ r"""Scores of a trained signal model against the truth, and the arrays of ``resu
 
 Metrics (keys of ``analysis.log``):
 
-- ``connectivity_R2``, ``connectivity_slope`` — least-squares line of the scale-corrected learned
-  W against the true W over all N² entries (R² = squared Pearson r; slope 1 = right scale). The
-  per-sender scale correction is documented in :mod:`neuralgraph.families.signal.readout`: each
-  presynaptic column is multiplied by the learned-to-true amplitude ratio of its transfer
-  function on [0.8, 1]·x_norm (x_norm = 1.5·std u; ``training.psi_norm_window``) and each row is
-  divided by the true receiver gain g_i.
-- ``connectivity_R2_raw``, ``connectivity_slope_raw`` — the same line with the learned W as is.
+- ``connectivity_R2``, ``connectivity_slope`` — least-squares line of the corrected learned
+  weights W*_ij·m*_j against the identifiable true weights g_i·W_ij·m_j over all N² entries
+  (R² = squared Pearson r; slope 1 = right scale), m_j the median of sender j's transfer function
+  on [0.8, 1]·x_norm (x_norm = 1.5·std u; ``training.psi_norm_window``): the learned side from the
+  learned ψ* alone, the truth only in the target (:mod:`neuralgraph.families.signal.readout`).
 - ``effective_rank_90`` / ``effective_rank_99`` — smallest number of singular values of the
   uncentred training activity (frames × neurons) holding 90 % / 99 % of Σσ²
   (:func:`neuralgraph.families.signal.simulate.activity_ranks`).
@@ -31,14 +29,15 @@ Metrics (keys of ``analysis.log``):
 - ``field_R2`` — with a learned input field: R² of the least-squares line of learned against true
   input over the driven neurons and all frames.
 - ``W_sign_accuracy`` — with Dale's law: fraction of non-zero true weights whose corrected learned
-  weight has the same sign.
+  weight has the same sign as its target.
 - ``oracle_connectivity_R2``, ``oracle_ridge``, ``oracle_design_rank``, ``oracle_n_weak_neurons``,
   ``target_motion`` and, for data that cannot support recovery, ``data_limited_reason`` — the
   known-law oracle on the same training data (:mod:`neuralgraph.families.signal.oracle`): what
   any learner could reach, beside what this one reached (up to 2,000 neurons).
 
-Arrays: ``W_true``, ``W_learned`` (the raw learned W), ``W_corrected`` (after the scale
-correction), ``W_oracle`` (the oracle's W), ``sender_scale`` (k_j), ``embeddings``, ``types``, ``rollout_true`` /
+Arrays: ``W_true``, ``W_learned`` (the raw learned W), ``W_corrected`` (W*_ij·m*_j),
+``W_target`` (g_i·W_ij·m_j), ``W_oracle`` (the oracle's W in the target's gauge, g_i·Ŵ_ij·m_j),
+``sender_scale`` (m*_j of the learned ψ*), ``sender_level_true`` (m_j of the true ψ), ``embeddings``, ``types``, ``rollout_true`` /
 ``rollout_pred``, ``e_learned`` (with a learned field) and the function curves of
 :func:`neuralgraph.families.signal.curves.function_curves`.
 """
@@ -56,7 +55,7 @@ from neuralgraph.families.signal.config import SignalTraining
 from neuralgraph.families.signal.curves import function_curves, psi_learned, psi_true, x_norm
 from neuralgraph.families.signal.model import SignalGNN, rollout
 from neuralgraph.families.signal.oracle import oracle_metrics
-from neuralgraph.families.signal.readout import correct_connectivity, sender_scale
+from neuralgraph.families.signal.readout import effective_weights, sender_level
 from neuralgraph.metrics.cluster import cluster_accuracy
 from neuralgraph.metrics.regression import linear_fit
 from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2
@@ -70,20 +69,28 @@ def dynamics(arrays: Mapping[str, np.ndarray], cfg: RunConfig) -> sim_signal.Sig
 
 def corrected_weights(
     model: SignalGNN, dyn: sim_signal.SignalDynamics, u: np.ndarray, training: SignalTraining,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(W_learned, W_corrected, k per sender); see :mod:`neuralgraph.families.signal.readout`."""
+) -> dict[str, np.ndarray]:
+    """The learned W as is and corrected, its target and both levels; see :mod:`.readout`."""
     xn = x_norm(u)
     lo, hi = (float(v) for v in training.psi_norm_window)
     xs = np.linspace(lo * xn, hi * xn, 1000)
-    k = sender_scale(psi_learned(model, xs), psi_true(dyn, model.n, xs))
+    level = sender_level(psi_learned(model, xs))
+    level_true = sender_level(psi_true(dyn, model.n, xs))
     with torch.no_grad():
         W = model.weight().detach().cpu().numpy().astype(np.float64)
-    return W, correct_connectivity(W, k, dyn.gain), k
+    return {
+        "W_learned": W,
+        "W_corrected": effective_weights(W, level),
+        "W_target": effective_weights(dyn.W, level_true, dyn.gain),
+        "sender_scale": level,
+        "sender_level_true": level_true,
+    }
 
 
-def connectivity_metrics(W_true: np.ndarray, W_learned: np.ndarray, W_corr: np.ndarray, dale: bool) -> dict[str, Any]:
-    raw = linear_fit(W_true, W_learned)
-    corr = linear_fit(W_true, W_corr)
+def connectivity_metrics(W_true: np.ndarray, weights: Mapping[str, np.ndarray], dale: bool) -> dict[str, Any]:
+    """Line fits of the corrected W against its target and of the raw W against the true W."""
+    raw = linear_fit(W_true, weights["W_learned"])
+    corr = linear_fit(weights["W_target"], weights["W_corrected"])
     metrics = {
         "connectivity_R2": corr.r2,
         "connectivity_slope": corr.slope,
@@ -91,8 +98,9 @@ def connectivity_metrics(W_true: np.ndarray, W_learned: np.ndarray, W_corr: np.n
         "connectivity_slope_raw": raw.slope,
     }
     if dale:
-        nz = W_true != 0
-        metrics["W_sign_accuracy"] = float(np.mean(np.sign(W_corr[nz]) == np.sign(W_true[nz])))
+        target = weights["W_target"]
+        nz = target != 0
+        metrics["W_sign_accuracy"] = float(np.mean(np.sign(weights["W_corrected"][nz]) == np.sign(target[nz])))
     return metrics
 
 
@@ -149,8 +157,8 @@ def evaluate(
     t = cfg.training
     dyn = dynamics(arrays, cfg)
     W_true = arrays["W"].astype(np.float64)
-    W_learned, W_corr, k = corrected_weights(model, dyn, arrays["u"], t)
-    metrics = connectivity_metrics(W_true, W_learned, W_corr, bool(cfg.simulation.Dale_law))
+    weights = corrected_weights(model, dyn, arrays["u"], t)
+    metrics = connectivity_metrics(W_true, weights, bool(cfg.simulation.Dale_law))
     metrics.update(data_metrics(arrays))
     oracle_scores, W_oracle = oracle_metrics(dyn, arrays)
     metrics.update(oracle_scores)
@@ -166,16 +174,14 @@ def evaluate(
 
     results = {
         "W_true": W_true.astype(np.float32),
-        "W_learned": W_learned.astype(np.float32),
-        "W_corrected": W_corr.astype(np.float32),
-        "sender_scale": k,
+        **{key: value.astype(np.float32) for key, value in weights.items()},
         "embeddings": emb.astype(np.float32),
         "types": types,
         "rollout_true": truth.astype(np.float32),
         "rollout_pred": pred.astype(np.float32),
     }
     if W_oracle is not None:
-        results["W_oracle"] = W_oracle.astype(np.float32)
+        results["W_oracle"] = effective_weights(W_oracle, weights["sender_level_true"], dyn.gain).astype(np.float32)
     if model.field is not None:
         field_scores, learned = learned_field(model, arrays)
         metrics.update(field_scores)

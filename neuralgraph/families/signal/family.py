@@ -110,7 +110,8 @@ def function_penalties(
 ) -> dict[str, torch.Tensor]:
     """Shape constraints on ψ* and φ*: monotone, pinned scale, zero at rest."""
     terms: dict[str, torch.Tensor] = {}
-    u = batch["x"]
+    frames = slice(0, t.penalty_frames or None)
+    u = batch["x"][frames]
     if t.coeff_edge_diff > 0:
         x = u.detach()
         step = 0.02 * model.x_scale  # x_norm/150 with x_norm = 1.5 std, as in the reference
@@ -126,7 +127,7 @@ def function_penalties(
         x = u.detach()
         msg = model.message(x).detach()
         dm = 0.02 * (msg.std() + 1e-6)
-        e = model.input_at(batch)
+        e = model.input_at({key: value[frames] for key, value in batch.items()})
         lo, hi = model.phi_nodes(x, msg, e), model.phi_nodes(x, msg + dm, e)
         terms["update_diff"] = t.coeff_update_diff * torch.relu(lo - hi).pow(2).mean()
     return terms

@@ -16,24 +16,27 @@ from neuralgraph.plotting import plot_loss, plot_rollout_traces, save
 
 
 def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mapping[str, Any], path: Path) -> None:
-    true = results["W_true"].ravel()
+    """Raw learned W against the true W; corrected learned W (and the oracle's) against the target."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     rng = np.random.default_rng(0)
-    idx = rng.choice(true.size, min(true.size, 50_000), replace=False)
-    for ax, key, label, r2, slope in (
-        (axes[0], "W_learned", "learned W (raw)", metrics.get("connectivity_R2_raw"), metrics.get("connectivity_slope_raw")),
-        (axes[1], "W_corrected", "learned W (scale-corrected)", metrics.get("connectivity_R2"), metrics.get("connectivity_slope")),
+    size = results["W_true"].size
+    idx = rng.choice(size, min(size, 50_000), replace=False)
+    for ax, key, truth, xlabel, label, r2, slope in (
+        (axes[0], "W_learned", "W_true", "true W", "learned W (raw)",
+         metrics.get("connectivity_R2_raw"), metrics.get("connectivity_slope_raw")),
+        (axes[1], "W_corrected", "W_target", "true g_i W_ij m_j", "learned W*_ij m*_j",
+         metrics.get("connectivity_R2"), metrics.get("connectivity_slope")),
     ):
-        learned = results[key].ravel()
+        true = results[truth].ravel()
         oracle = key == "W_corrected" and "W_oracle" in results
         if oracle:  # what the data allow, behind what was learned
             ax.scatter(true[idx], results["W_oracle"].ravel()[idx], s=2, alpha=0.3, color="tab:orange",
                        label="known-law oracle")
-        ax.scatter(true[idx], learned[idx], s=2, alpha=0.4, color="k", label="learned")
-        lo, hi = np.nanmin(true), np.nanmax(true)
+        ax.scatter(true[idx], results[key].ravel()[idx], s=2, alpha=0.4, color="k", label="learned")
         if key == "W_corrected":
+            lo, hi = np.nanmin(true), np.nanmax(true)
             ax.plot([lo, hi], [lo, hi], color="tab:red", lw=0.8, ls="--")
-        ax.set_xlabel("true W")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
         title = f"R² = {r2:.4f}, slope = {slope:.3f}"
         if oracle and metrics.get("oracle_connectivity_R2") is not None:
@@ -44,11 +47,11 @@ def plot_connectivity_scatter(results: Mapping[str, np.ndarray], metrics: Mappin
 
 
 def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n: int = 200) -> None:
-    true, learned = results["W_true"], results["W_corrected"]
+    true, learned = results["W_target"], results["W_corrected"]
     n = min(true.shape[0], max_n)
     vmax = float(np.percentile(np.abs(true[:n, :n]), 99)) or 1.0
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for ax, mat, title in ((axes[0], true, "true W"), (axes[1], learned, "learned W (corrected)")):
+    for ax, mat, title in ((axes[0], true, "true g_i W_ij m_j"), (axes[1], learned, "learned W*_ij m*_j")):
         im = ax.imshow(mat[:n, :n], cmap="bwr", vmin=-vmax, vmax=vmax)
         ax.set_title(title + (f" (first {n})" if n < true.shape[0] else ""))
         ax.set_xlabel("presynaptic j")
@@ -58,20 +61,21 @@ def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n:
 
 
 def plot_functions(results: Mapping[str, np.ndarray], path: Path) -> None:
-    """ψ* per sender (divided by its correction k_j) and φ* per neuron over the true functions."""
+    """ψ*_j / m*_j per sender over ψ_j / m_j (each divided by its own level) and φ* over the true φ."""
     types = results["types"]
     xs = results["curve_u"]
     n = len(types)
     colors = plt.cm.tab10(types % 10)
     psi = results["psi_learned"] / results["sender_scale"][:, None]
+    psi_true = results["psi_true"] / results["sender_level_true"][:, None]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     step = max(1, n // 200)
     first_of_type = [int(np.flatnonzero(types == t)[0]) for t in np.unique(types)]
     for j in range(0, n, step):
         axes[0].plot(xs, psi[j], color=colors[j], lw=0.5, alpha=0.5)
     for j in first_of_type:
-        axes[0].plot(xs, results["psi_true"][j], color="gray", lw=2, ls="--")
-    axes[0].set_title("ψ* per sender (÷ k_j) over the true ψ (grey)")
+        axes[0].plot(xs, psi_true[j], color="gray", lw=2, ls="--")
+    axes[0].set_title("ψ*_j / m*_j per sender over the true ψ_j / m_j (grey)")
     axes[0].set_xlabel("u")
     if "phi_learned" in results:
         for i in range(0, n, step):

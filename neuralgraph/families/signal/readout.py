@@ -1,19 +1,22 @@
 """Connectivity recovery up to the scale the data cannot determine.
 
 In du_i/dt = … + g_i Σ_j W_ij ψ_j(u_j), scaling one sender's transfer function by k_j and its
-outgoing column W[:, j] by 1/k_j changes no prediction, and the model has no gain g_i. A learned
-W* therefore equals g_i W_ij / k_j at best, where k_j = ψ*_j / ψ_j is the learned-to-true
-amplitude ratio of sender j. The **per-sender scale correction** undoes both:
+outgoing column W[:, j] by 1/k_j changes no prediction, and the model has no gain g_i: an exact
+fit learns W*_ij = g_i W_ij / k_j with ψ*_j = k_j ψ_j, for any k_j. What the data do determine is
+every weight times a fixed linear functional L of its sender's transfer function:
 
-    W_corr[i, j] = W*[i, j] · k_j / g_i,   k_j = median_x ψ*_j(x) / median_x ψ_j(x)
+    W*_ij · L(ψ*_j) = g_i W_ij · L(ψ_j)     for every k_j, the sign included.
 
-with x on a window of high activity, [0.8, 1.0]·x_norm and x_norm = 1.5·std(u) by default. The
-reference divides by median ψ*_j alone and by g = 10 hard-coded; that is the same when the true ψ
-saturates to 1 in the window (tanh), and stays right when it does not (PDE_N4's widths). A
-sender whose true ψ has |median| < ``eps`` on the window keeps k_j = 1.
+The read-out takes L(ψ) = the median of ψ on a window of high activity, [0.8, 1.0]·x_norm with
+x_norm = 1.5·std(u) by default (``training.psi_norm_window``), where a saturating ψ sits at its
+plateau. The learned side uses the learned functions alone (``sender_level`` of ψ*, the
+*corrected* weights W*_ij·m*_j); the truth enters only as the target it is scored against, the
+identifiable true weights g_i·W_ij·m_j. For the paper's tanh regimes m_j ≈ 1 and g_i = g, so the
+target is the true W up to the one global factor g that a line fit does not see.
 
-``connectivity_R2`` and its slope are then the least-squares line of W_corr against W_true over
-all N² entries (:func:`neuralgraph.metrics.linear_fit`); the *raw* pair uses W* directly.
+``connectivity_R2`` and its slope are the least-squares line of the corrected learned weights
+against that target over all N² entries (:func:`neuralgraph.metrics.linear_fit`); the *raw* pair
+fits W* directly against W.
 """
 
 from __future__ import annotations
@@ -21,18 +24,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def sender_scale(psi_learned: np.ndarray, psi_true: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """k_j = median ψ*_j / median ψ_j over the window; inputs are (N senders, points)."""
-    num = np.median(np.asarray(psi_learned, dtype=np.float64), axis=1)
-    den = np.median(np.asarray(psi_true, dtype=np.float64), axis=1)
-    ok = np.abs(den) >= eps
-    k = np.ones_like(num)
-    k[ok] = num[ok] / den[ok]
-    return k
+def sender_level(psi: np.ndarray) -> np.ndarray:
+    """m_j = median of ψ_j over the window; ``psi`` is (N senders, points on the window)."""
+    return np.median(np.asarray(psi, dtype=np.float64), axis=1)
 
 
-def correct_connectivity(W_learned: np.ndarray, k: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
-    """W_corr[i, j] = W*[i, j] · k_j / g_i (columns are senders, rows receivers)."""
-    W = np.asarray(W_learned, dtype=np.float64)
+def effective_weights(W: np.ndarray, level: np.ndarray, gain: np.ndarray | float = 1.0) -> np.ndarray:
+    """g_i · W_ij · m_j (columns are senders j, rows receivers i): a weight in the identifiable gauge."""
+    W = np.asarray(W, dtype=np.float64)
     g = np.broadcast_to(np.asarray(gain, dtype=np.float64), (W.shape[0],))
-    return W * np.asarray(k, dtype=np.float64)[None, :] / g[:, None]
+    return g[:, None] * W * np.asarray(level, dtype=np.float64)[None, :]
