@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neuralgraph.solve_schedule import ScheduledSolve
+
 #: Relative ridge λ of the per-neuron least squares.
 RIDGE = 1e-6
 #: Training frames the solve uses at most (evenly strided).
@@ -73,7 +75,7 @@ def _blocks(src: np.ndarray, tgt: np.ndarray, n: int, n_frames: int, device: tor
     return blocks
 
 
-class WeightSolver:
+class WeightSolver(ScheduledSolve):
     """Solves W of an additive :class:`~neuralgraph.families.flyvis.model.FlyVisGNN` on training frames.
 
     ``x``, ``y`` (frames, N) are the states and targets; ``stimulus`` (frames, n_columns) the given
@@ -88,16 +90,9 @@ class WeightSolver:
         frames = torch.arange(0, x.shape[0], max(1, -(-x.shape[0] // MAX_FRAMES)), device=x.device)
         self.frames, self.x, self.y = frames, x[frames], y[frames]
         self.stimulus = None if stimulus is None else stimulus[frames]
-        self.every, self.total = int(every), int(total)
+        self.schedule(every, total)
         src, tgt = model.edge_src.cpu().numpy(), model.edge_tgt.cpu().numpy()
         self.blocks = _blocks(src, tgt, x.shape[1], len(frames), x.device)
-
-    def after_step(self, model: torch.nn.Module) -> None:
-        """Count the step just taken; solve when it is a multiple of ``every`` or the last one."""
-        model.solver_step += 1
-        step = int(model.solver_step)
-        if step % self.every == 0 or step == self.total:
-            self.solve(model)
 
     def _design(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         """G (frames, N) = g_φ per neuron and R = y − f_θ(v, a, e) (the part of dv/dt left to the messages)."""

@@ -248,6 +248,10 @@ class SignalTraining(TrainingBase):
     # functions (0 = all): the batch's frames are random, so a few give an unbiased estimate at a
     # fraction of the cost of two more passes of psi* over every frame.
     penalty_frames: int = 0
+    # W by least squares given psi* and phi* every this many steps and after the last one (0 =
+    # never): variable projection (neuralgraph/families/signal/solve.py). Linear update, dense W,
+    # no multiplicative input.
+    W_solve_every: int = 0
     coeff_edge_norm: float = 0.0  # (psi*(edge_norm_at) - 1)^2 per neuron: pins the psi* scale
     edge_norm_at: float = 2.0  # where coeff_edge_norm pins psi* to 1, in units of the activity std
     coeff_phi_zero: float = 0.0  # mean phi*(0, a_i)^2: pins phi* to 0 at rest
@@ -268,7 +272,8 @@ class SignalTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames", "penalty_frames")
+        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames", "penalty_frames",
+                          "W_solve_every")
         check_positive(self, "rollout_every", "cluster_threshold")
         win = list(self.psi_norm_window)
         if len(win) != 2 or not win[0] < win[1]:

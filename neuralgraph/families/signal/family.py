@@ -29,11 +29,12 @@ from neuralgraph.config.base import RunConfig
 from neuralgraph.errors import ConfigError
 from neuralgraph.families.signal import simulate as sim_signal
 from neuralgraph.families.signal.config import (
-    FieldModel, InputType, SignalSimulation, SignalTraining, UpdateType,
+    FieldModel, InputMode, InputType, SignalSimulation, SignalTraining, UpdateType,
 )
 from neuralgraph.families.signal.evaluate import evaluate
 from neuralgraph.families.signal.model import SignalGNN
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group
+from neuralgraph.families.signal.solve import SignalWeightSolver
+from neuralgraph.family import Family, TrainClock, TrainData, adam_group, steps_per_epoch
 from neuralgraph.metrics.regression import linear_fit
 
 
@@ -145,6 +146,16 @@ class SignalFamily(Family):
             raise ConfigError(f"model.low_rank={m.low_rank} must be in [1, n_neurons={sim.n_neurons}]")
         if m.field_model != FieldModel.none and sim.external_input_type == InputType.none:
             raise ConfigError("model.field_model needs an external input (simulation.external_input_type)")
+        if cfg.training.W_solve_every > 0:
+            blocked = [why for why, bad in (
+                ("model.factorization=true (W = WL WR is not linear in one matrix)", m.factorization),
+                ("model.update_type=generic (phi* reads the message)", m.update_type == UpdateType.generic),
+                ("a multiplicative input", sim.external_input_type != InputType.none
+                 and sim.external_input_mode == InputMode.multiplicative),
+            ) if bad]
+            if blocked:
+                raise ConfigError(f"training.W_solve_every needs a model linear in W; set it to 0 or change: "
+                                  f"{'; '.join(blocked)}")
 
     # ---- data and model ----------------------------------------------------------------------
 
@@ -165,6 +176,12 @@ class SignalFamily(Family):
         extras = {}
         if "e" in arrays and model.field is None:
             extras["e"] = torch.as_tensor(arrays["e"], dtype=torch.float32, device=device)
+        t = cfg.training
+        if t.W_solve_every > 0:
+            # The step count travels in the state dict (a resumed run solves where a whole one does).
+            model.register_buffer("solver_step", torch.zeros((), dtype=torch.long, device=device))
+            total = steps_per_epoch(u.shape[0], t.data_augmentation_loop, t.batch_size) * t.n_epochs
+            model.weight_solver = SignalWeightSolver(u, du, extras.get("e"), t.W_solve_every, total)
         return model, TrainData(x=u, y=du, target_scale=scale, extras=extras)
 
     def param_groups(self, model: SignalGNN, training: SignalTraining) -> list[dict[str, Any]]:
@@ -195,6 +212,8 @@ class SignalFamily(Family):
         if not model.factorization:
             with torch.no_grad():
                 model.W.mul_(model.mask)
+        if training.W_solve_every > 0:
+            model.weight_solver.after_step(model)
 
     # ---- evaluation and figures ----------------------------------------------------------------
 
