@@ -224,3 +224,24 @@ def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
     assert metrics["connectivity_R2"] >= 0.9
     assert metrics["tau_R2"] >= 0.9
     assert metrics["field_R2"] >= 0.8
+
+
+@pytest.mark.slow
+def test_flyvis_regime_path_at_extent_1(cli, tmp_path):
+    """The full-size `flyvis` regime's path (reference model, learned SIREN visual field, W L1/L2,
+    g_phi shape terms, every score) end to end at extent 1 and 2,000 frames. A guard of the path,
+    not of its science (the regime's recipe is not validated at extent 8): the run must finish
+    un-diverged with every score finite, the field among them."""
+    from neuralgraph import rundir
+
+    out = tmp_path / "flyvis_e1"
+    proc = cli("+regime=flyvis", "simulation.extent=1", "simulation.n_frames=2000", "simulation.n_test_frames=100",
+               "model.nnr_f_T_period=2000", "model.hidden_dim_nnr_f=128", "training.data_augmentation_loop=2",
+               "training.n_rollout_frames=100", "progress=false", "plots=false", "num_threads=1",
+               f"hydra.run.dir={out}", timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = rundir.read_metrics(out)
+    assert metrics["status"] != "diverged", metrics
+    for key in ("connectivity_R2", "tau_R2", "V_rest_R2", "field_R2", "cluster_accuracy", "test_R2"):
+        assert np.isfinite(metrics[key]), (key, metrics)
+    assert metrics["n_neurons"] == 443
