@@ -67,7 +67,7 @@ def test_forward_shapes_and_inputs():
     assert field_model({"x": v, "frame": torch.arange(5)}).shape == (5, 12)
 
 
-@pytest.mark.parametrize("regime", ["tiny_flyvis", "flyvis_small", "flyvis"])
+@pytest.mark.parametrize("regime", ["tiny_flyvis", "flyvis_small", "flyvis", "flyvis_known_input"])
 def test_regimes_compose(regime):
     cfg = typed(compose_regime(regime))
     assert cfg.simulation.family == "flyvis"
