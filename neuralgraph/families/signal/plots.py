@@ -60,14 +60,20 @@ def plot_connectivity_maps(results: Mapping[str, np.ndarray], path: Path, max_n:
     save(fig, path)
 
 
+def _per_level(curves: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Each row divided by its level; a row whose level is 0 (flat on the window) is drawn as is."""
+    level = np.where(np.abs(level) > 1e-12, level, 1.0)
+    return curves / level[:, None]
+
+
 def plot_functions(results: Mapping[str, np.ndarray], path: Path) -> None:
     """ψ*_j / m*_j per sender over ψ_j / m_j (each divided by its own level) and φ* over the true φ."""
     types = results["types"]
     xs = results["curve_u"]
     n = len(types)
     colors = plt.cm.tab10(types % 10)
-    psi = results["psi_learned"] / results["sender_scale"][:, None]
-    psi_true = results["psi_true"] / results["sender_level_true"][:, None]
+    psi = _per_level(results["psi_learned"], results["sender_scale"])
+    psi_true = _per_level(results["psi_true"], results["sender_level_true"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     step = max(1, n // 200)
     first_of_type = [int(np.flatnonzero(types == t)[0]) for t in np.unique(types)]
