@@ -93,7 +93,7 @@ done
 say "(b) full size on $DEV: steps/s and peak GPU memory"
 probe speed --regime oscillatory_rank50 --device "$DEV" --steps 500 --max-seconds 20 || failed=1
 probe speed --regime signal_fig2 --device "$DEV" --frames 5000 --steps 500 --max-seconds 20 || failed=1
-probe speed --regime flyvis --device "$DEV" --frames 400 --override simulation.n_test_frames=10 \
+probe speed --regime flyvis_reference --device "$DEV" --frames 400 --override simulation.n_test_frames=10 \
     --steps 200 --max-seconds 30 || failed=1
 
 # (c) signal_fig2 end to end: the simulation (above), then training and evaluation in the time left.

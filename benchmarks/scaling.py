@@ -16,8 +16,8 @@ system at extent 2 … 15, one short measurement each, in one process.
   N = 1000, 5,000-frame simulation (float64 states and targets, their concatenation, the float32
   copies; W's O(N²) copies come on top: ≈ 2.4 GB at N = 10,000).
 
-**Flyvis** (the ``flyvis`` regime at each extent, batch 1): lattice size, the simulator's Euler
-steps/s (a 10- and a 310-frame simulation, differenced, as in ``bench_flyvis.py``), the
+**Flyvis** (the ``flyvis_reference`` regime, the users' recipe, at each extent, batch 1): lattice
+size, the simulator's Euler steps/s (a 10- and a 310-frame simulation, differenced, as in ``bench_flyvis.py``), the
 trainer's steps/s and the step's peak RSS above baseline (model built from the short simulation),
 and the regime's 64,000-frame dataset (x and y, float32).
 
@@ -114,7 +114,7 @@ def signal_row(n: int, seconds: float, sim_bytes: float) -> dict[str, Any]:
 
 
 def flyvis_row(extent: int, seconds: float, frames: int = 300) -> dict[str, Any]:
-    cfg = compose("flyvis", [f"simulation.extent={extent}", "simulation.n_test_frames=10",
+    cfg = compose("flyvis_reference", [f"simulation.extent={extent}", "simulation.n_test_frames=10",
                              "simulation.n_burn_in=10"])
     full = int(cfg.simulation.n_frames)
     t0 = time.perf_counter()
@@ -146,8 +146,8 @@ def signal_table(rows: list[dict[str, Any]], sim_bytes: float) -> list[str]:
 
 
 def flyvis_table(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["Flyvis (`flyvis` regime, batch 1; one epoch = the regime's steps per epoch; dataset = x and y of "
-           "64,000 frames, float32):", "",
+    out = ["Flyvis (`flyvis_reference` regime, the users' recipe, batch 1; one epoch = the regime's steps per "
+           "epoch; dataset = x and y of 64,000 frames, float32):", "",
            "| extent | neurons | synapses | setup (s) | Euler steps/s | simulate 64k frames (min) | train steps/s "
            "| one epoch (h) | train memory (GiB) | dataset (GiB) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

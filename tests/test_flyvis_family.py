@@ -67,7 +67,7 @@ def test_forward_shapes_and_inputs():
     assert field_model({"x": v, "frame": torch.arange(5)}).shape == (5, 12)
 
 
-@pytest.mark.parametrize("regime", ["tiny_flyvis", "flyvis_small", "flyvis", "flyvis_known_input"])
+@pytest.mark.parametrize("regime", ["tiny_flyvis", "flyvis_small", "flyvis", "flyvis_known_input", "flyvis_reference"])
 def test_regimes_compose(regime):
     cfg = typed(compose_regime(regime))
     assert cfg.simulation.family == "flyvis"
@@ -227,15 +227,15 @@ def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_flyvis_regime_path_at_extent_1(cli, tmp_path):
-    """The full-size `flyvis` regime's path (reference model, learned SIREN visual field, W L1/L2,
-    g_phi shape terms, every score) end to end at extent 1 and 2,000 frames. A guard of the path,
-    not of its science (the regime's recipe is not validated at extent 8): the run must finish
-    un-diverged with every score finite, the field among them."""
+def test_flyvis_reference_regime_path_at_extent_1(cli, tmp_path):
+    """The users' `flyvis_reference` recipe's path (reference model, learned SIREN visual field, W
+    L1/L2, g_phi shape terms, every score) end to end at extent 1 and 2,000 frames. A guard of the
+    path, not of its science (that recipe needs a GPU at extent 8): the run must finish un-diverged
+    with every score finite, the field among them."""
     from neuralgraph import rundir
 
     out = tmp_path / "flyvis_e1"
-    proc = cli("+regime=flyvis", "simulation.extent=1", "simulation.n_frames=2000", "simulation.n_test_frames=100",
+    proc = cli("+regime=flyvis_reference", "simulation.extent=1", "simulation.n_frames=2000", "simulation.n_test_frames=100",
                "model.nnr_f_T_period=2000", "model.hidden_dim_nnr_f=128", "training.data_augmentation_loop=2",
                "training.n_rollout_frames=100", "progress=false", "plots=false", "num_threads=1",
                f"hydra.run.dir={out}", timeout=1200)

@@ -7,8 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from neuralgraph.families.flyvis.config import ClusterMethod
-from neuralgraph.families.flyvis.evaluate import cluster_labels
+from types import SimpleNamespace
+
+from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisTraining
+from neuralgraph.families.flyvis.evaluate import cell_types, cluster_labels, wiring_fingerprint
 from neuralgraph.families.flyvis.readout import (
     corrected_weights, identifiable_edges, linearise, normal_equations, row_linear_fit, solve_normal_equations,
     tau_vrest_from_line,
@@ -87,6 +89,44 @@ def test_cluster_labels_separate_blobs():
         assert matched_accuracy(labels, types) == 1.0
 
 
+def test_wiring_fingerprint_equals_a_per_edge_loop():
+    rng = np.random.default_rng(1)
+    n, k = 9, 3
+    labels = rng.integers(0, k, n)
+    labels[:k] = np.arange(k)
+    src, tgt = rng.integers(0, n, 40), rng.integers(0, n, 40)
+    W = rng.normal(size=40)
+    ref = np.zeros((n, 2 * k))
+    for e in range(40):
+        ref[tgt[e], labels[src[e]]] += W[e]
+        ref[src[e], k + labels[tgt[e]]] += W[e]
+    np.testing.assert_allclose(wiring_fingerprint(labels, W, src, tgt), np.arcsinh(ref / np.abs(W).mean()))
+
+
+def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
+    """Types 0 and 1 share their dynamics features; only their partners differ (0 receives from 2,
+    1 from 3). Stage 1 cannot separate them; the wiring fingerprint of stage 2 does."""
+    rng = np.random.default_rng(2)
+    per = 60
+    types = np.repeat(np.arange(4), per)
+    centre = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    emb = centre[types] + 0.05 * rng.normal(size=(len(types), 2))
+    src, tgt = [], []
+    for i in range(2 * per):
+        partners = rng.choice(np.arange(2 * per, 3 * per) if types[i] == 0 else np.arange(3 * per, 4 * per), 5)
+        src += partners.tolist()
+        tgt += [i] * 5
+    src, tgt = np.asarray(src), np.asarray(tgt)
+    W = 1.0 + 0.1 * rng.normal(size=len(src))
+    model = SimpleNamespace(a=torch.as_tensor(emb), edge_src=torch.as_tensor(src), edge_tgt=torch.as_tensor(tgt))
+    fit = {"tau": np.full(len(types), 0.1), "V_rest": np.zeros(len(types))}
+    metrics, results = cell_types(model, {"node_type": types, "type_names": np.array(list("abcd"))}, fit, W,
+                                  FlyVisTraining(n_clusters=4, seed=0))
+    assert metrics["cluster_accuracy_dynamics"] < 0.9  # 0 and 1 merged, or split along noise
+    assert metrics["cluster_accuracy"] == 1.0
+    assert matched_accuracy(results["cluster_labels"], types) == metrics["cluster_accuracy"]
+
+
 class TruthModel(nn.Module):
     """Duck-typed stand-in for FlyVisGNN whose f and g are the ground truth in closed form."""
 
@@ -101,7 +141,7 @@ class TruthModel(nn.Module):
         self.inputs = torch.as_tensor(inputs)
         self.input_col = torch.as_tensor(input_col)
         self.scale_g = scale_g
-        self.field = None
+        self.learn_field = False
 
     def g(self, v, a):
         return self.scale_g * torch.relu(v)

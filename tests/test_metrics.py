@@ -8,7 +8,8 @@ from scipy import stats
 from sklearn.metrics import r2_score as sk_r2
 
 from neuralgraph.metrics import (
-    effective_rank, linear_fit, null_space_weight, pearson, r2_score, trace_pearson, trace_r2, trimmed_fit,
+    effective_rank, linear_fit, null_space_weight, offset_gauge_r2, pearson, r2_score, trace_pearson, trace_r2,
+    trimmed_fit,
 )
 
 rng = np.random.default_rng(0)
@@ -36,6 +37,25 @@ def test_linear_fit_matches_scipy_linregress():
     assert fit.slope == pytest.approx(ref.slope, rel=1e-10)
     assert fit.intercept == pytest.approx(ref.intercept, rel=1e-10)
     assert fit.r2 == pytest.approx(ref.rvalue**2, rel=1e-10)
+
+
+def test_offset_gauge_r2_matches_sklearn_with_a_group_column():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(3)
+    true = rng.normal(size=300)
+    group = np.arange(300) < 60
+    pred = 2.0 * true + 0.7 * group + 0.1 * rng.normal(size=300)
+    X = np.stack([pred, group.astype(float)], 1)
+    expected = LinearRegression().fit(X, true).score(X, true)
+    assert offset_gauge_r2(true, pred, group) == pytest.approx(expected, rel=1e-10)
+    # The group's shift is the gauge: removed exactly; the plain line fit pays for it.
+    shifted = true - 1.5 * group
+    assert offset_gauge_r2(true, shifted, group) == pytest.approx(1.0)
+    assert linear_fit(true, shifted).r2 < 0.8
+    # An empty or all-covering group adds nothing: the line fit's R².
+    for g in (np.zeros(300, bool), np.ones(300, bool)):
+        assert offset_gauge_r2(true, pred, g) == pytest.approx(linear_fit(true, pred).r2, rel=1e-10)
 
 
 def test_pearson_matches_numpy():

@@ -55,6 +55,26 @@ def linear_fit(true: np.ndarray, pred: np.ndarray) -> LinearFit:
     return LinearFit(slope, intercept, r * r if np.isfinite(r) else float("nan"))
 
 
+def offset_gauge_r2(true: np.ndarray, pred: np.ndarray, group: np.ndarray) -> float:
+    """R² of true ≈ a·pred + b + c·1[group]: a line with one more free offset for the items in ``group``.
+
+    For a quantity known only up to a constant shared by a group (a gauge the data cannot fix: the
+    resting potentials of neurons driven by an input that is itself unknown), the extra offset c is
+    the gauge, and the score is the line-fit R² otherwise. R² = 1 − SS_res/SS_tot of the least
+    squares, so it equals ``linear_fit(true, pred).r2`` when the group is empty or everything.
+    """
+    true = np.asarray(true, dtype=np.float64).ravel()
+    pred = np.asarray(pred, dtype=np.float64).ravel()
+    group = np.asarray(group, dtype=bool).ravel()
+    ss_tot = np.sum((true - true.mean()) ** 2)
+    if ss_tot == 0:
+        return float("nan")
+    columns = [pred, np.ones_like(pred)] + ([group.astype(np.float64)] if 0 < group.sum() < group.size else [])
+    X = np.stack(columns, axis=1)
+    coef, *_ = np.linalg.lstsq(X, true, rcond=None)
+    return float(1.0 - np.sum((true - X @ coef) ** 2) / ss_tot)
+
+
 @dataclass(frozen=True)
 class TrimmedFit:
     r2: float  # linear-fit R² on the kept points

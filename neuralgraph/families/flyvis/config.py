@@ -26,6 +26,7 @@ class FieldType(str, Enum):
 
     given = "given"  # the true stimulus is fed to f_theta
     visual = "visual"  # unknown: a SIREN field Omega(x, y, t) is learned in its place
+    projected = "projected"  # unknown: one value per frame and column, solved by least squares given the model
 
 
 class UpdateType(str, Enum):
@@ -121,7 +122,7 @@ class FlyVisModel:
     W_init: WInit = WInit.randn_scaled  # initial per-edge W
     W_init_scale: float = 1.0  # scale of randn_scaled
     n_extra_null_edges: int = 0  # extra random edges with true W = 0 (sparsity test)
-    field_type: FieldType = FieldType.given  # given stimulus, or a learned SIREN field
+    field_type: FieldType = FieldType.given  # given stimulus | visual: a SIREN field | projected: solved per frame
     omega_f: float = 30.0  # SIREN first/hidden layer frequency
     hidden_dim_nnr_f: int = 128  # SIREN width
     n_layers_nnr_f: int = 3  # SIREN hidden layers
@@ -136,6 +137,9 @@ class FlyVisModel:
         # FieldType is a str enum: the comparison holds for the member and for its plain value.
         if self.field_type == FieldType.visual and self.n_layers_nnr_f < 2:
             raise ConfigError(f"model.n_layers_nnr_f={self.n_layers_nnr_f} must be >= 2")
+        if self.field_type == FieldType.projected and self.update_type != UpdateType.additive:
+            raise ConfigError("model.field_type=projected solves the input from a model in which it enters "
+                              "additively: set model.update_type=additive (or field_type=visual)")
 
 
 @dataclass

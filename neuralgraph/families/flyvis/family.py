@@ -44,10 +44,15 @@ Metrics (``analysis.log`` / ``metrics.json``):
   ``connectivity_R2_raw`` is the same for the uncorrected W; ``connectivity_slope`` the line's slope
   (``results.npz``: ``W_learned`` the raw W, ``W_corrected`` W_corr);
 - ``tau_R2``, ``V_rest_R2`` — the same line-fit R², neuron by neuron against the per-type truth;
+  with the input unknown, ``V_rest_R2`` allows one more offset, shared by R1–R8: their resting
+  potential and the input enter only as V_rest + I, so a constant moved between the two is a gauge
+  no data fix (measured at extent 8: R1–R8 alone 0.998–0.9999, but shifted by 0.17–0.32 as a
+  group); ``V_rest_R2_all`` is the plain line fit over every neuron;
   ``tau_R2_identity``, ``V_rest_R2_identity`` — identity-line R² (scale and offset errors count);
-- ``field_R2`` — only when the field is learned (``model.field_type=visual``): line-fit R² of the
-  true luminance against Ω² over every photoreceptor column on training frames 0–800 (step 2), i.e.
-  after the best affine correction gt ≈ a·Ω² + b, as in the reference;
+- ``field_R2`` — only when the input is recovered (``model.field_type=visual``, the SIREN's Ω², or
+  ``projected``, the solved Ω_c(t)): line-fit R² of the true luminance against the field over every
+  photoreceptor column on training frames 0–800 (step 2), i.e. after the best affine correction
+  gt ≈ a·Ω + b, as in the reference;
 - ``cluster_accuracy`` — k-means (or a GMM, ``training.cluster_method``) with
   ``training.n_clusters`` (65) clusters on the standardised per-neuron features
   [a_i, log τ_i, V_rest,i], clusters matched one-to-one to the 65 true cell types by the Hungarian
@@ -163,6 +168,9 @@ class FlyVisFamily(Family):
         if cfg.training.W_solve_every > 0 and cfg.model.update_type != UpdateType.additive:
             raise ConfigError(f"training.W_solve_every={cfg.training.W_solve_every} solves W by least squares, which "
                               f"needs a model linear in W: set model.update_type=additive (or W_solve_every=0)")
+        if cfg.model.field_type == FieldType.projected and cfg.training.W_solve_every <= 0:
+            raise ConfigError("model.field_type=projected re-solves the field of every frame with the W solve after "
+                              "the last step: set training.W_solve_every (e.g. to the run's step count)")
 
     def simulate(self, sim: FlyVisSimulation) -> dict[str, np.ndarray]:
         return simulator.simulate(sim)
@@ -184,11 +192,11 @@ class FlyVisFamily(Family):
             cfg.model, n, torch.as_tensor(src), torch.as_tensor(tgt), torch.as_tensor(inputs),
             torch.as_tensor(arrays["node_col"][inputs].astype(np.int64)), torch.as_tensor(arrays["column_xy"]),
             v_lo=v_lo, v_hi=v_hi, v_norm=v_norm, live_edges=torch.as_tensor(identifiable_edges(sample, src, tgt)),
+            n_frames=x_np.shape[0],
         ).to(device)
         x = torch.as_tensor(x_np, device=device)
         y = torch.as_tensor(arrays["y"], device=device)
-        learn_field = cfg.model.field_type == FieldType.visual
-        extras = {} if learn_field else {"stimulus": torch.as_tensor(arrays["stimulus"], device=device)}
+        extras = {} if model.learn_field else {"stimulus": torch.as_tensor(arrays["stimulus"], device=device)}
         if cfg.training.normalize_targets:
             # Floored for data that settle (y ≈ 1e-15 would make the loss explode and blame the
             # optimiser; the oracle then reports the data instead).
@@ -196,6 +204,7 @@ class FlyVisFamily(Family):
             scale = (y.std(dim=0) + 1e-3 * y.std()).clamp_min(floor)
         else:
             scale = torch.ones(y.shape[1], device=device)
+        model.set_loss_weights(scale)
         t = cfg.training
         if t.W_solve_every > 0:
             # The step count travels in the state dict (a resumed run solves where a whole one does);
@@ -208,7 +217,9 @@ class FlyVisFamily(Family):
     def param_groups(self, model: FlyVisGNN, t: FlyVisTraining) -> list[dict[str, Any]]:
         groups = [
             adam_group("W", [model.W], t.lr_W, t.lr),
-            adam_group("MLP", list(model.lin_edge.parameters()) + list(model.lin_phi.parameters()), t.lr, t.lr),
+            # f_θ's input gains b_i (projected field) belong to f_θ.
+            adam_group("MLP", list(model.lin_edge.parameters()) + list(model.lin_phi.parameters())
+                       + ([model.input_gain] if model.project_field else []), t.lr, t.lr),
             adam_group("embedding", [model.a], t.lr_emb, t.lr_embedding if t.lr_embedding > 0 else t.lr),
         ]
         if model.field is not None:

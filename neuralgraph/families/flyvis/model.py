@@ -20,8 +20,26 @@ r"""GNN mirroring the fly visual system on the known connectome.
   :mod:`~neuralgraph.families.flyvis.solve` can set W by least squares (variable projection);
 - messages are summed per receiver with ``index_add_`` — no per-edge MLP, no graph objects;
 - f_θ (``lin_phi``) is evaluated once per neuron; the truth is (−v + V_rest + m + e)/τ;
-- e_i is the visual input of R1–R8 (0 elsewhere): the true luminance when it is given, or a SIREN
-  field Ω(x, y, t)² over the photoreceptor columns when it is treated as unknown.
+- e_i is the visual input of R1–R8 (0 elsewhere): the true luminance when it is given, or, when it
+  is treated as unknown, a SIREN field Ω(x, y, t)² over the photoreceptor columns
+  (``field_type=visual``) or one value Ω_c(t) per frame and column solved from the data
+  (``field_type=projected``, below).
+
+Projected field. With ``field_type=projected`` (additive model) the input enters linearly,
+
+    dv_i/dt = f_θ(v_i, a_i) + m_i + b_i Ω_c(i)(t),
+
+with a learned gain b_i per photoreceptor (the truth's is 1/τ_i). Given the model, each
+column's Ω_c(t) is then a one-unknown weighted least squares over its photoreceptors,
+
+    Ω_c(t) = Σ_{i∈c} w_i b_i r_i(t) / Σ_{i∈c} w_i b_i²,     r_i = y_i − f_θ(v_i, a_i) − m_i,
+
+with w_i = 1/s_i² the loss weights of the training objective. Every training step solves it for
+its frames (variable projection: Ω is the exact minimiser, so the gradient of the loss with
+respect to the other parameters is the same with Ω held fixed) and keeps it in ``field_table``;
+the W solve re-solves every frame with the final model. A field over 16,000 frames of
+piecewise stimuli is out of reach of a SIREN trained in minutes (fitted to the true movie
+directly, width 256: R² ≈ 0.3 after 1,500 steps), and the data fix each frame on its own.
 """
 
 from __future__ import annotations
@@ -64,6 +82,7 @@ class FlyVisGNN(nn.Module):
         v_hi: float,
         v_norm: float,
         live_edges: torch.Tensor | None = None,
+        n_frames: int = 0,
     ) -> None:
         super().__init__()
         self.n_neurons = int(n_neurons)
@@ -103,13 +122,21 @@ class FlyVisGNN(nn.Module):
         self.additive = cfg.update_type == UpdateType.additive
         g_inputs = 1 + (cfg.embedding_dim if cfg.g_phi_embedding else 0)
         self.lin_edge = MLP(g_inputs, 1, cfg.hidden_dim, cfg.n_layers, cfg.g_phi_activation)
-        f_inputs = (2 if self.additive else 3) + cfg.embedding_dim
+        self.project_field = cfg.field_type == FieldType.projected
+        f_inputs = (1 if self.project_field else 2 if self.additive else 3) + cfg.embedding_dim
         self.lin_phi = MLP(f_inputs, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.f_theta_activation)
-        self.learn_field = cfg.field_type == FieldType.visual
+        self.learn_field = cfg.field_type in (FieldType.visual, FieldType.projected)
+        if self.project_field:
+            # b_i of R1–R8: the truth's is 1/τ_i > 0, and 1 starts every column's solve well posed.
+            self.input_gain = nn.Parameter(torch.ones(len(input_nodes)))
+            # Ω_c(t) of every training frame; grey until a step (or the final solve) visits the frame.
+            self.register_buffer("field_table", torch.full((int(n_frames), self.n_columns), 0.5))
+            # The loss weights 1/s_i² of the photoreceptors (set_loss_weights), rebuilt with the data.
+            self.register_buffer("field_weight", torch.ones(len(input_nodes)), persistent=False)
         self.t_scale = 2 * math.pi / float(cfg.nnr_f_T_period)
         self.field = (
             Siren(3, 1, cfg.hidden_dim_nnr_f, cfg.n_layers_nnr_f, omega_first=cfg.omega_f, omega_hidden=cfg.omega_f)
-            if self.learn_field else None
+            if cfg.field_type == FieldType.visual else None
         )
         if self.field is not None:
             # Start as a uniform grey (Ω² ≈ 0.5) with small structure: f_θ then sees a usable input
@@ -138,6 +165,8 @@ class FlyVisGNN(nn.Module):
     def f(self, v: torch.Tensor, a: torch.Tensor, msg: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """f_θ(v, a, m, e), or f_θ(v, a, e) + m when additive, per neuron; all (..., N) except a (N, d)."""
         a = a.expand(*v.shape, a.shape[-1])
+        if self.project_field:
+            return self.lin_phi(torch.cat([v.unsqueeze(-1), a], dim=-1))[..., 0] + msg + e
         if self.additive:
             return self.lin_phi(torch.cat([v.unsqueeze(-1), a, e.unsqueeze(-1)], dim=-1))[..., 0] + msg
         return self.lin_phi(torch.cat([v.unsqueeze(-1), a, msg.unsqueeze(-1), e.unsqueeze(-1)], dim=-1))[..., 0]
@@ -149,17 +178,50 @@ class FlyVisGNN(nn.Module):
         return torch.zeros_like(v).index_add_(1, self.edge_tgt, contrib)
 
     def field_values(self, frames: torch.Tensor) -> torch.Tensor:
-        """Ω(x, y, t)² at every photoreceptor column: (B,) frame numbers → (B, n_columns)."""
+        """Ω(x, y, t)² (or the projected Ω_c(t)) at every photoreceptor column: (B,) frame numbers → (B, n_columns)."""
+        if self.project_field:
+            return self.field_table[frames]
         t = frames.float().unsqueeze(-1).unsqueeze(-1) * self.t_scale
         xy = self.column_xy.unsqueeze(0).expand(frames.shape[0], -1, -1)
         inp = torch.cat([xy, t.expand(-1, self.n_columns, 1)], dim=-1)
         out = self.field(inp)[..., 0]
         return out * out
 
+    def set_loss_weights(self, scale: torch.Tensor) -> None:
+        """The per-neuron target scales s (N,) of the training loss; the field solve weighs by 1/s²."""
+        if self.project_field:
+            self.field_weight.copy_(scale[self.input_nodes].to(self.field_weight).pow(-2))
+
+    def project(self, frames: torch.Tensor, base: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Ω_c(t) (B, n_columns) of the module docstring for the frames ``frames`` (B,), stored in ``field_table``.
+
+        ``base`` (B, N) is the model's dv/dt without its input, f_θ(v, a) + m; ``y`` (B, N) the targets.
+        """
+        with torch.no_grad():
+            r = (y - base)[:, self.input_nodes]
+            wb = self.field_weight * self.input_gain
+            num = torch.zeros(r.shape[0], self.n_columns, device=r.device, dtype=r.dtype)
+            num.index_add_(1, self.input_col, r * wb)
+            den = torch.zeros(self.n_columns, device=r.device, dtype=r.dtype)
+            den.index_add_(0, self.input_col, wb * self.input_gain)
+            # A column whose gains all went to 0 carries no information on its input: it stays 0.
+            lum = num / torch.where(den.abs() > 1e-12, den, torch.ones_like(den)) * (den.abs() > 1e-12)
+            self.field_table[frames] = lum
+        return lum
+
+    def project_all(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 256) -> None:
+        """Re-solve Ω_c(t) of every training frame (x, y (frames, N)) with the current model."""
+        with torch.no_grad():
+            for frames in torch.arange(x.shape[0], device=x.device).split(chunk):
+                v = x[frames]
+                base = self.f(v, self.a, self.messages(v), torch.zeros_like(v))
+                self.project(frames, base, y[frames])
+
     def external_input(self, luminance: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """e (B, N): the column luminance (B, n_col) on R1–R8, 0 elsewhere."""
+        """e (B, N): the column luminance (B, n_col) on R1–R8 (times b_i when projected), 0 elsewhere."""
         e = torch.zeros_like(v)
-        e[:, self.input_nodes] = luminance[:, self.input_col]
+        lum = luminance[:, self.input_col]
+        e[:, self.input_nodes] = lum * self.input_gain if self.project_field else lum
         return e
 
     def derivative(self, v: torch.Tensor, luminance: torch.Tensor) -> torch.Tensor:
@@ -167,5 +229,9 @@ class FlyVisGNN(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         v = batch["x"]
+        if self.project_field and "y" in batch:
+            base = self.f(v, self.a, self.messages(v), torch.zeros_like(v))
+            lum = self.project(batch["frame"], base, batch["y"])
+            return base + self.external_input(lum, v)
         lum = self.field_values(batch["frame"]) if self.learn_field else batch["stimulus"]
         return self.derivative(v, lum)

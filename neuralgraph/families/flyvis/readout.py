@@ -119,7 +119,7 @@ def _local_fits(model, arrays: Mapping[str, np.ndarray], frames: np.ndarray, dev
         for chunk in _chunks(frames):
             v = torch.as_tensor(x_np[chunk], device=device)
             msg = model.messages(v)
-            if model.field is not None:
+            if model.learn_field:
                 lum = model.field_values(torch.as_tensor(chunk, device=device))
             else:
                 lum = torch.as_tensor(arrays["stimulus"][chunk], device=device)

@@ -89,6 +89,7 @@ class WeightSolver(ScheduledSolve):
                  every: int, total: int) -> None:
         frames = torch.arange(0, x.shape[0], max(1, -(-x.shape[0] // MAX_FRAMES)), device=x.device)
         self.frames, self.x, self.y = frames, x[frames], y[frames]
+        self.x_all, self.y_all = x, y  # references: a projected field is re-solved on every frame
         self.stimulus = None if stimulus is None else stimulus[frames]
         self.schedule(every, total)
         src, tgt = model.edge_src.cpu().numpy(), model.edge_tgt.cpu().numpy()
@@ -107,7 +108,18 @@ class WeightSolver(ScheduledSolve):
         return torch.cat(G), torch.cat(R)
 
     def solve(self, model: torch.nn.Module) -> None:
-        """W ← the per-neuron ridge least squares of the module docstring, in place."""
+        """W ← the per-neuron ridge least squares of the module docstring, in place.
+
+        A projected field (``model.field_type=projected``) is re-solved on every training frame before
+        (W's design needs the input) and after (the input needs the new W's messages).
+        """
+        if getattr(model, "project_field", False):
+            model.project_all(self.x_all, self.y_all)
+        self._solve_W(model)
+        if getattr(model, "project_field", False):
+            model.project_all(self.x_all, self.y_all)
+
+    def _solve_W(self, model: torch.nn.Module) -> None:
         G, R = self._design(model)
         W = model.W.detach().double().clone()
         for b in self.blocks:
