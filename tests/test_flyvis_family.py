@@ -227,6 +227,25 @@ def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
 
 
 @pytest.mark.slow
+def test_flyvis_regime_recovers_everything_at_extent_2(cli, tmp_path):
+    """The `flyvis` regime's recipe (projected input field, W solve, two-stage cell types) with its
+    4,000 steps, on extent 2 (1,203 neurons) and 4,000 frames: about 1-2 min. Measured on seed 42:
+    connectivity 0.963 (oracle 0.999), τ 0.989, V_rest 0.951, field 0.996, clusters 0.971."""
+    from neuralgraph import rundir
+
+    out = tmp_path / "flyvis_e2"
+    proc = cli("+regime=flyvis", "simulation.extent=2", "simulation.n_frames=4000", "simulation.n_test_frames=100",
+               "training.n_rollout_frames=100", "training.data_augmentation_loop=80", "progress=false",
+               "plots=false", "num_threads=1", f"hydra.run.dir={out}", timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = rundir.read_metrics(out)
+    assert metrics["n_steps"] == 4000 and metrics["n_neurons"] == 1203
+    assert metrics["connectivity_R2"] >= 0.93, metrics
+    assert metrics["tau_R2"] >= 0.95 and metrics["V_rest_R2"] >= 0.9, metrics
+    assert metrics["field_R2"] >= 0.95 and metrics["cluster_accuracy"] >= 0.9, metrics
+
+
+@pytest.mark.slow
 def test_flyvis_reference_regime_path_at_extent_1(cli, tmp_path):
     """The users' `flyvis_reference` recipe's path (reference model, learned SIREN visual field, W
     L1/L2, g_phi shape terms, every score) end to end at extent 1 and 2,000 frames. A guard of the

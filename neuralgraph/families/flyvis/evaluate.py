@@ -125,7 +125,8 @@ def cluster_labels(features: np.ndarray, method: ClusterMethod | str, k: int, se
         return GaussianMixture(k, covariance_type="diag", random_state=seed, reg_covar=1e-4).fit_predict(x)
     from sklearn.cluster import KMeans
 
-    return KMeans(k, n_init=3, random_state=seed).fit_predict(x)
+    # The lowest-inertia of 10 starts: with 65 clusters one start in 3 lands in a visibly worse optimum.
+    return KMeans(k, n_init=10, random_state=seed).fit_predict(x)
 
 
 def wiring_fingerprint(labels: np.ndarray, W: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:

@@ -133,6 +133,13 @@ class FlyVisGNN(nn.Module):
             self.register_buffer("field_table", torch.full((int(n_frames), self.n_columns), 0.5))
             # The loss weights 1/s_i² of the photoreceptors (set_loss_weights), rebuilt with the data.
             self.register_buffer("field_weight", torch.ones(len(input_nodes)), persistent=False)
+            # The synapses onto R1–R8 and their targets' rows among the inputs: project_all needs
+            # the photoreceptors' messages only (a few % of the edges).
+            row = torch.full((n_neurons,), -1, dtype=torch.long)
+            row[input_nodes.long()] = torch.arange(len(input_nodes))
+            onto = (row[edge_tgt.long()] >= 0).nonzero()[:, 0]
+            self.register_buffer("onto_inputs", onto, persistent=False)
+            self.register_buffer("onto_inputs_row", row[edge_tgt.long()[onto]], persistent=False)
         self.t_scale = 2 * math.pi / float(cfg.nnr_f_T_period)
         self.field = (
             Siren(3, 1, cfg.hidden_dim_nnr_f, cfg.n_layers_nnr_f, omega_first=cfg.omega_f, omega_hidden=cfg.omega_f)
@@ -195,10 +202,11 @@ class FlyVisGNN(nn.Module):
     def project(self, frames: torch.Tensor, base: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Ω_c(t) (B, n_columns) of the module docstring for the frames ``frames`` (B,), stored in ``field_table``.
 
-        ``base`` (B, N) is the model's dv/dt without its input, f_θ(v, a) + m; ``y`` (B, N) the targets.
+        ``base`` (B, n_inputs) is the photoreceptors' dv/dt without their input, f_θ(v, a) + m, and
+        ``y`` (B, n_inputs) their targets.
         """
         with torch.no_grad():
-            r = (y - base)[:, self.input_nodes]
+            r = y - base
             wb = self.field_weight * self.input_gain
             num = torch.zeros(r.shape[0], self.n_columns, device=r.device, dtype=r.dtype)
             num.index_add_(1, self.input_col, r * wb)
@@ -211,11 +219,16 @@ class FlyVisGNN(nn.Module):
 
     def project_all(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 256) -> None:
         """Re-solve Ω_c(t) of every training frame (x, y (frames, N)) with the current model."""
+        inputs, a = self.input_nodes, self.a[self.input_nodes]
         with torch.no_grad():
             for frames in torch.arange(x.shape[0], device=x.device).split(chunk):
                 v = x[frames]
-                base = self.f(v, self.a, self.messages(v), torch.zeros_like(v))
-                self.project(frames, base, y[frames])
+                contrib = self.g(v, self.a)[:, self.edge_src[self.onto_inputs]] * self.W[self.onto_inputs]
+                msg = torch.zeros(v.shape[0], len(inputs), device=v.device, dtype=v.dtype)
+                msg.index_add_(1, self.onto_inputs_row, contrib)
+                v_in = v[:, inputs]
+                base = self.f(v_in, a, msg, torch.zeros_like(v_in))
+                self.project(frames, base, y[frames][:, inputs])
 
     def external_input(self, luminance: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """e (B, N): the column luminance (B, n_col) on R1–R8 (times b_i when projected), 0 elsewhere."""
@@ -231,7 +244,7 @@ class FlyVisGNN(nn.Module):
         v = batch["x"]
         if self.project_field and "y" in batch:
             base = self.f(v, self.a, self.messages(v), torch.zeros_like(v))
-            lum = self.project(batch["frame"], base, batch["y"])
+            lum = self.project(batch["frame"], base[:, self.input_nodes], batch["y"][:, self.input_nodes])
             return base + self.external_input(lum, v)
         lum = self.field_values(batch["frame"]) if self.learn_field else batch["stimulus"]
         return self.derivative(v, lum)
