@@ -109,7 +109,7 @@ def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
     rng = np.random.default_rng(2)
     per = 60
     types = np.repeat(np.arange(4), per)
-    centre = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    centre = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])  # through τ and V_rest below
     emb = centre[types] + 0.05 * rng.normal(size=(len(types), 2))
     src, tgt = [], []
     for i in range(2 * per):
@@ -119,7 +119,7 @@ def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
     src, tgt = np.asarray(src), np.asarray(tgt)
     W = 1.0 + 0.1 * rng.normal(size=len(src))
     model = SimpleNamespace(a=torch.as_tensor(emb), edge_src=torch.as_tensor(src), edge_tgt=torch.as_tensor(tgt))
-    fit = {"tau": np.full(len(types), 0.1), "V_rest": np.zeros(len(types))}
+    fit = {"tau": np.exp(emb[:, 0] / 5 - 2), "V_rest": emb[:, 1] / 5}  # τ and V_rest: types 0 and 1 alike
     metrics, results = cell_types(model, {"node_type": types, "type_names": np.array(list("abcd"))}, fit, W,
                                   FlyVisTraining(n_clusters=4, seed=0))
     assert metrics["cluster_accuracy_dynamics"] < 0.9  # 0 and 1 merged, or split along noise

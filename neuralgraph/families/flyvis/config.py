@@ -166,6 +166,7 @@ class FlyVisTraining(TrainingBase):
     n_checkpoints: int = 4  # checkpoints per run (never in the hot loop)
     cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
     n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
+    cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau, V_rest and the wiring)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
     test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
 
