@@ -127,19 +127,7 @@ class FlyVisGNN(nn.Module):
         self.lin_phi = MLP(f_inputs, 1, cfg.hidden_dim_update, cfg.n_layers_update, cfg.f_theta_activation)
         self.learn_field = cfg.field_type in (FieldType.visual, FieldType.projected)
         if self.project_field:
-            # b_i of R1–R8: the truth's is 1/τ_i > 0, and 1 starts every column's solve well posed.
-            self.input_gain = nn.Parameter(torch.ones(len(input_nodes)))
-            # Ω_c(t) of every training frame; grey until a step (or the final solve) visits the frame.
-            self.register_buffer("field_table", torch.full((int(n_frames), self.n_columns), 0.5))
-            # The loss weights 1/s_i² of the photoreceptors (set_loss_weights), rebuilt with the data.
-            self.register_buffer("field_weight", torch.ones(len(input_nodes)), persistent=False)
-            # The synapses onto R1–R8 and their targets' rows among the inputs: project_all needs
-            # the photoreceptors' messages only (a few % of the edges).
-            row = torch.full((n_neurons,), -1, dtype=torch.long)
-            row[input_nodes.long()] = torch.arange(len(input_nodes))
-            onto = (row[edge_tgt.long()] >= 0).nonzero()[:, 0]
-            self.register_buffer("onto_inputs", onto, persistent=False)
-            self.register_buffer("onto_inputs_row", row[edge_tgt.long()[onto]], persistent=False)
+            self._init_projected_field(int(n_frames))
         self.t_scale = 2 * math.pi / float(cfg.nnr_f_T_period)
         self.field = (
             Siren(3, 1, cfg.hidden_dim_nnr_f, cfg.n_layers_nnr_f, omega_first=cfg.omega_f, omega_hidden=cfg.omega_f)
@@ -149,6 +137,22 @@ class FlyVisGNN(nn.Module):
             # Start as a uniform grey (Ω² ≈ 0.5) with small structure: f_θ then sees a usable input
             # and Ω gets gradient (a field starting at Ω ≈ 0 would be stuck, since dΩ²/dΩ = 2Ω).
             nn.init.constant_(self.field.out.bias, math.sqrt(0.5))
+
+    def _init_projected_field(self, n_frames: int) -> None:
+        # b_i of R1–R8: the truth's is 1/τ_i > 0, and 1 starts every column's solve well posed.
+        n_inputs = len(self.input_nodes)
+        self.input_gain = nn.Parameter(torch.ones(n_inputs))
+        # Ω_c(t) of every training frame; grey until a step (or the final solve) visits the frame.
+        self.register_buffer("field_table", torch.full((n_frames, self.n_columns), 0.5))
+        # The loss weights 1/s_i² of the photoreceptors (set_loss_weights), rebuilt with the data.
+        self.register_buffer("field_weight", torch.ones(n_inputs), persistent=False)
+        # The synapses onto R1–R8 and their targets' rows among the inputs: project_all needs the
+        # photoreceptors' messages only (a few % of the edges).
+        row = torch.full((self.n_neurons,), -1, dtype=torch.long)
+        row[self.input_nodes] = torch.arange(n_inputs)
+        onto = (row[self.edge_tgt] >= 0).nonzero()[:, 0]
+        self.register_buffer("onto_inputs", onto, persistent=False)
+        self.register_buffer("onto_inputs_row", row[self.edge_tgt[onto]], persistent=False)
 
     def voltage_range(self) -> tuple[float, float, float]:
         """``(v_lo, v_hi, v_norm)``: the span of the observed voltages and a typical active value."""
