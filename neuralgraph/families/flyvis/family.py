@@ -5,9 +5,10 @@ on the optic-lobe connectome of the flyvis package (Lappalainen et al., Nature 2
 Model (``neuralgraph.families.flyvis.model``): dv_i/dt = f_θ(v_i, a_i, Σ_j W_ji g_φ(v_j, a_j)², e_i), or,
 with ``model.update_type=additive``, f_θ(v_i, a_i, e_i) + Σ_j W_ji g_φ(v_j, a_j): linear in W, which
 ``training.W_solve_every`` then sets by least squares given the functions
-(:mod:`~neuralgraph.families.flyvis.solve`, variable projection). ``tiny_flyvis`` uses that form with
-one g_φ(v) shared by all neurons and measured from the floor of the voltages; the larger regimes
-keep the reference's form.
+(:mod:`~neuralgraph.families.flyvis.solve`, variable projection). ``tiny_flyvis``,
+``flyvis_known_input`` and ``flyvis`` use that form with one g_φ(v) shared by all neurons and
+measured from the floor of the voltages (``flyvis`` with the input solved per frame,
+``model.field_type=projected``); ``flyvis_small`` and ``flyvis_reference`` keep the reference's form.
 
 Read-out. On the states the network actually visits, the learned functions are close to linear:
 f_θ ≈ α_i v + γ_i m + δ_i e + β_i and g_φ(v, a_j)² ≈ s_j v + c_j on the active range v > 0.
