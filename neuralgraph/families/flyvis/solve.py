@@ -113,10 +113,10 @@ class WeightSolver(ScheduledSolve):
         A projected field (``model.field_type=projected``) is re-solved on every training frame before
         (W's design needs the input) and after (the input needs the new W's messages).
         """
-        if getattr(model, "project_field", False):
+        if model.project_field:
             model.project_all(self.x_all, self.y_all)
         self._solve_W(model)
-        if getattr(model, "project_field", False):
+        if model.project_field:
             model.project_all(self.x_all, self.y_all)
 
     def _solve_W(self, model: torch.nn.Module) -> None:
