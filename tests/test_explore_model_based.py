@@ -92,9 +92,17 @@ def test_one_key_at_a_time_when_the_limit_says_so():
 
 def test_the_principle_slot_replicates_the_best_node_while_no_noise_is_measured():
     s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
-    advice = advisor(s).advise([Slot(0, 2, 1.0, "principle")], [])
+    advice = advisor(s, replicate_after=0).advise([Slot(0, 2, 1.0, "principle")], [])
     top = advice.suggestions[0][0]
     assert top.replicate and top.parent == 2 and "no seed noise measured" in top.rationale
+
+
+def test_no_replicate_before_the_regime_has_replicate_after_runs():
+    # Two runs: a second seed of the leader would spend one of the first evaluations on noise.
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    for after, replicate in ((3, False), (2, True)):
+        advice = advisor(s, replicate_after=after).advise([Slot(0, 2, 1.0, "principle")], [])
+        assert advice.suggestions[0][0].replicate is replicate
 
 
 def test_no_replicate_when_the_lead_is_beyond_the_noise():
@@ -102,14 +110,16 @@ def test_no_replicate_when_the_lead_is_beyond_the_noise():
     # would not change which node is best.
     s = make_state([(1, None, {}, [0.50, 0.52]), (2, 1, {"training.lr_k": "0.002"}, [0.6]),
                     (3, 2, {"training.lr_k": "0.004"}, [0.9])])
-    advice = advisor(s).advise([Slot(0, 3, 1.0, "principle")], [n.config for n in s.nodes.values()])
+    advice = advisor(s, replicate_after=0).advise([Slot(0, 3, 1.0, "principle")],
+                                                  [n.config for n in s.nodes.values()])
     assert not advice.suggestions[0][0].replicate
 
 
 def test_replicate_when_the_lead_is_within_the_noise():
     s = make_state([(1, None, {}, [0.5, 0.7]), (2, 1, {"training.lr_k": "0.002"}, [0.80]),
                     (3, 2, {"training.lr_k": "0.004"}, [0.85])])
-    advice = advisor(s).advise([Slot(0, 3, 1.0, "principle")], [n.config for n in s.nodes.values()])
+    advice = advisor(s, replicate_after=0).advise([Slot(0, 3, 1.0, "principle")],
+                                                  [n.config for n in s.nodes.values()])
     assert advice.suggestions[0][0].replicate and advice.suggestions[0][0].parent == 3
 
 

@@ -13,7 +13,8 @@ slot's parent: every value of a grid on each dimension (the unit positions 0, 1/
 A slot's choice is then "believed" at its predicted mean, so the next slot of the round looks
 elsewhere. A ``principle`` slot replicates the block's best node instead when that pays: the node
 has fewer than ``replicates`` runs and its lead over the runner-up is not yet beyond twice the
-seed noise measured so far (or no noise has been measured yet).
+seed noise measured so far (or no noise has been measured yet), and the regime has at least
+``replicate_after`` finished runs (in the first rounds a new point is worth more to the model).
 
 The ``model_based`` proposer takes each slot's first suggestion; an LLM proposer is shown the
 first few of each, with the statistics, and chooses among them, edits them or ignores them.
@@ -158,6 +159,8 @@ class Advisor:
     def _replicate(self, advice: Advice, slot: Slot) -> Optional[Suggestion]:
         best = advice.best
         if best is None or len(best.finished_runs()) >= int(self.conf.replicates):
+            return None
+        if advice.n_runs < int(self.conf.replicate_after):
             return None
         others = [n for n in self.state.block_nodes()
                   if n.id != best.id and n.reward is not None and n.succeeded]

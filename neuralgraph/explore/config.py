@@ -43,6 +43,9 @@ class ModelConf:
     xi: float = 0.01  # expected-improvement margin (standardised reward units)
     kappa: float = 2.0  # explore slots rank by mean + kappa * sd
     replicates: int = 2  # a principle slot replicates the best node up to this many runs, if it pays
+    # No replicate before the regime has this many finished runs: until then a new config teaches
+    # the model more than a second seed of a leader picked from a handful of points.
+    replicate_after: int = 8
     shown: int = 3  # suggestions per slot kept (and shown to an LLM)
     pairs: int = 400  # two-key mutations scored per slot (a random sample when there are more)
 
