@@ -144,7 +144,8 @@ def test_model_based_is_the_default_proposer():
 
 
 def test_the_proposer_takes_the_first_valid_suggestion():
-    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7]),
+                    (3, 1, {"training.lr_sub": "0.005", "training.batch_size": "16"}, [0.6])])
     taken = [n.config for n in s.nodes.values()]
     slots = [Slot(0, 2, 1.0, "exploit"), Slot(1, 1, 0.8, "explore")]
     adv = advisor(s)
@@ -155,6 +156,28 @@ def test_the_proposer_takes_the_first_valid_suggestion():
     assert [p.changes for p in reply.proposals] == [expected.suggestions[i][0].changes for i in (0, 1)]
     assert reply.proposals[1].strategy == "explore"
     assert "best so far: node 2" in reply.observation
+
+
+def test_an_explore_slot_first_moves_the_keys_no_run_has_moved():
+    # lr_k moved, lr_sub and batch_size never: the model cannot rank them, so the explore slot
+    # moves them far from its parent; the exploit slot still follows the model.
+    s = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7])])
+    taken = [n.config for n in s.nodes.values()]
+    slots = [Slot(0, 2, 1.0, "exploit"), Slot(1, 2, 0.8, "explore")]
+    ctx = Context(state=s, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
+                  prompt=lambda sl, f: "", taken=taken, advice=advisor(s).advise)
+    exploit, explore = ModelBasedProposer().propose(ctx, slots).proposals
+    assert exploit.rationale.startswith("model:")
+    assert set(explore.changes) == {"training.lr_sub", "training.batch_size"} and explore.parent == 2
+    assert "never moved yet" in explore.rationale
+    check_proposal(explore.changes, s.nodes[2].config, SPACE, taken, 2)
+    assert abs(np.log10(float(explore.changes["training.lr_sub"]) / 1e-3)) >= 0.5  # a quarter of 2 decades
+    # Once every key has moved, the explore slot is the model's again.
+    s2 = make_state([(1, None, {}, [0.5]), (2, 1, {"training.lr_k": "0.002"}, [0.7]),
+                     (3, 1, {"training.lr_sub": "0.005", "training.batch_size": "16"}, [0.6])])
+    ctx2 = Context(state=s2, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0, prompt=lambda sl, f: "",
+                   taken=[n.config for n in s2.nodes.values()], advice=advisor(s2).advise)
+    assert ModelBasedProposer().propose(ctx2, slots).proposals[1].rationale.startswith("model:")
 
 
 def test_a_sweep_learns_from_every_run(tmp_path):

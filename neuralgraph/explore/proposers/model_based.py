@@ -9,8 +9,12 @@ queued), and a ``principle`` slot replicates the best node where that pays.
 Before the regime's first result there is nothing to fit: the first round is an initial design,
 the block root and then, per slot, ``max_keys`` dimensions moved far from the root (the
 dimensions dealt out in a seeded order, so that the round touches as many as it can, each value
-at least a quarter of the dimension's width away). A slot the model leaves empty (every mutation
-it ranks already taken) goes to the heuristic.
+at least a quarter of the dimension's width away). Where the space has more dimensions than that
+round can move, each later round's ``explore`` slot first moves up to ``max_keys`` of those no
+config of the regime has moved yet, far from its UCB parent, until every dimension has been
+moved once: the model cannot rank a key it has never seen change, and its posterior for such a
+key is flat, so neither expected improvement nor μ + κ sd would ever pick it. A slot the model
+leaves empty (every mutation it ranks already taken) goes to the heuristic.
 """
 
 from __future__ import annotations
@@ -60,7 +64,11 @@ class ModelBasedProposer:
         order = _dealt(ctx)
         for slot in slots:
             options = advice.suggestions.get(slot.index, []) if advice is not None else []
-            prop = self._first_valid(ctx, slot, options, taken)
+            prop = None
+            if advice is not None and advice.n_runs > 0 and slot.role == "explore":
+                prop = _cover(ctx, slot, taken, order)
+            if prop is None:
+                prop = self._first_valid(ctx, slot, options, taken)
             if prop is None and (advice is None or advice.n_runs == 0):
                 prop = _initial(ctx, slot, taken, order)
             if prop is None:
@@ -112,18 +120,40 @@ def _initial(ctx: Context, slot: Slot, taken: list[dict[str, str]],
     if slot.index == 0 and root not in taken:
         return Proposal(slot.index, None, {}, strategy="baseline",
                         rationale="initial design: the block's starting config")
-    rng = random.Random(ctx.seed * 1_000_003 + ctx.state.iteration * 101 + slot.index)
     width = min(ctx.max_keys, len(order))
     start = ((slot.index - 1) * width) % len(order)
     keys = [order[(start + j) % len(order)] for j in range(width)]
+    return _far_move(ctx, slot, keys, taken, "")
+
+
+def _untouched(ctx: Context, taken: list[dict[str, str]], order: list[str]) -> list[str]:
+    """The dimensions (in the dealt order) that no config of the regime has moved from the root."""
+    root = ctx.config_of(None)
+    return [k for k in order if all(c.get(k) == root.get(k) for c in taken)]
+
+
+def _cover(ctx: Context, slot: Slot, taken: list[dict[str, str]],
+           order: list[str]) -> Optional[Proposal]:
+    """Move up to ``max_keys`` never-moved dimensions far from the slot's parent; None once
+    every dimension has been moved (or no such move is valid)."""
+    keys = _untouched(ctx, taken, order)[: max(ctx.max_keys, 1)]
+    return _far_move(ctx, slot, keys, taken, " (never moved yet)") if keys else None
+
+
+def _far_move(ctx: Context, slot: Slot, keys: list[str], taken: list[dict[str, str]],
+              note: str) -> Optional[Proposal]:
+    """``keys`` moved far from the slot's parent, the first valid draw of a few; None if none is."""
+    base = ctx.config_of(slot.parent)
+    rng = random.Random(ctx.seed * 1_000_003 + ctx.state.iteration * 101 + slot.index)
+    where = "the root" if slot.parent is None else f"node {slot.parent}"
     for _ in range(24):
-        changes = {k: _far(ctx.space.dims[k], root.get(k), rng) for k in keys}
+        changes = {k: _far(ctx.space.dims[k], base.get(k), rng) for k in keys}
         try:
-            check_proposal(changes, root, ctx.space, taken, ctx.max_keys)
+            check_proposal(changes, base, ctx.space, taken, ctx.max_keys)
         except ProposalError:
             continue
-        return Proposal(slot.index, None, changes, strategy="explore",
-                        rationale=f"initial design: move {', '.join(keys)} far from the root")
+        return Proposal(slot.index, slot.parent, changes, strategy="explore",
+                        rationale=f"initial design: move {', '.join(keys)}{note} far from {where}")
     return None
 
 
