@@ -10,7 +10,7 @@ import pytest
 from sweeper_helpers import compose, conf, launcher
 
 from neuralgraph.explore.advice import Advisor
-from neuralgraph.explore.config import ModelConf, UCBLLMSweeperConf
+from neuralgraph.explore.config import ModelBasedConf, ModelConf, UCBLLMSweeperConf
 from neuralgraph.explore.loop import Explorer
 from neuralgraph.explore.proposers import Context, ModelBasedProposer, Slot, make_proposer
 from neuralgraph.explore.space import parse_space
@@ -40,6 +40,11 @@ def make_state(entries):
 
 def advisor(state, max_keys=2, **model):
     return Advisor(state, SPACE, ModelConf(**model), dict(ROOT), seed=0, max_keys=max_keys)
+
+
+def modelled():
+    """The proposer past its initial design (the root alone), to test the model's phase."""
+    return ModelBasedProposer(ModelBasedConf(design_runs=1))
 
 
 # ---- the model ---------------------------------------------------------------------------
@@ -151,7 +156,7 @@ def test_the_proposer_takes_the_first_valid_suggestion():
     adv = advisor(s)
     ctx = Context(state=s, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
                   prompt=lambda sl, f: "", taken=taken, advice=adv.advise)
-    reply = ModelBasedProposer().propose(ctx, slots)
+    reply = modelled().propose(ctx, slots)
     expected = adv.advise(slots, taken)
     assert [p.changes for p in reply.proposals] == [expected.suggestions[i][0].changes for i in (0, 1)]
     assert reply.proposals[1].strategy == "explore"
@@ -166,7 +171,7 @@ def test_an_explore_slot_first_moves_the_keys_no_run_has_moved():
     slots = [Slot(0, 2, 1.0, "exploit"), Slot(1, 2, 0.8, "explore")]
     ctx = Context(state=s, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
                   prompt=lambda sl, f: "", taken=taken, advice=advisor(s).advise)
-    exploit, explore = ModelBasedProposer().propose(ctx, slots).proposals
+    exploit, explore = modelled().propose(ctx, slots).proposals
     assert exploit.rationale.startswith("model:")
     assert set(explore.changes) == {"training.lr_sub", "training.batch_size"} and explore.parent == 2
     assert "never moved yet" in explore.rationale
@@ -177,7 +182,7 @@ def test_an_explore_slot_first_moves_the_keys_no_run_has_moved():
                      (3, 1, {"training.lr_sub": "0.005", "training.batch_size": "16"}, [0.6])])
     ctx2 = Context(state=s2, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0, prompt=lambda sl, f: "",
                    taken=[n.config for n in s2.nodes.values()], advice=advisor(s2).advise)
-    assert ModelBasedProposer().propose(ctx2, slots).proposals[1].rationale.startswith("model:")
+    assert modelled().propose(ctx2, slots).proposals[1].rationale.startswith("model:")
 
 
 def test_a_sweep_learns_from_every_run(tmp_path):
@@ -187,14 +192,53 @@ def test_a_sweep_learns_from_every_run(tmp_path):
     nodes = sorted(state.nodes.values(), key=lambda n: n.id)
     assert {n.proposer for n in nodes} == {"model_based"}
     assert nodes[0].strategy == "baseline" and nodes[0].rationale.startswith("initial design")
-    first_round = [set(n.changed) for n in nodes[1:4]]
-    assert set().union(*first_round) == {"training.lr_k", "training.batch_size"}
-    modelled = [n for n in nodes if n.rationale.startswith("model:")]
-    assert len(modelled) >= 8 and all(len(n.changed) <= 2 for n in nodes)
+    # Two rounds of initial design (8 runs, the root included), children of the root ...
+    design = nodes[1:8]
+    assert all(n.parent is None and "Latin hypercube" in n.rationale for n in design)
+    # ... whose lr_k values fall one in each seventh of its (log) range.
+    strata = sorted(int(7 * (math.log10(float(n.config["training.lr_k"])) + 4) / 2) for n in design)
+    assert strata == list(range(7))
+    modelled_nodes = [n for n in nodes[8:] if n.rationale.startswith("model:")]
+    assert len(modelled_nodes) >= 6 and all(len(n.changed) <= 2 for n in nodes[8:])
     best = state.best_node()
     assert best.reward > 0.95  # the toy's peak is 1.0 at lr_k = 3e-3; the root scores 0.8
     results = (tmp_path / "optimization_results.yaml").read_text()
     assert f"best_node: {best.id}" in results and "best_value_runs" in results
+
+
+def test_the_initial_design_alone_may_change_every_key_and_an_llm_cannot_claim_it():
+    from neuralgraph.explore.candidates import make_candidate
+    from neuralgraph.explore.proposers import Proposal, parse_reply
+    from neuralgraph.explore.validate import ProposalError
+
+    s = make_state([(1, None, {}, [0.5])])
+    slots = [Slot(0, 1, 1.0, "exploit")]
+    ctx = Context(state=s, space=SPACE, root_config=dict(ROOT), slots=slots, seed=0,
+                  prompt=lambda sl, f: "", taken=[n.config for n in s.nodes.values()], max_keys=1)
+
+    class Catalogue:
+        def check_composes(self, state, config):
+            pass
+
+    three = {"training.lr_k": 0.005, "training.lr_sub": 0.005, "training.batch_size": 16}
+    cand = make_candidate(s, ctx, slots[0], Proposal(0, None, three, design=True), {}, "m", Catalogue())
+    assert cand.changed == {k: SPACE.dims[k].canonical(v) for k, v in three.items()}
+    for prop in (Proposal(0, None, three), Proposal(0, 1, three, design=True)):
+        with pytest.raises(ProposalError, match="at most 1 key"):
+            make_candidate(s, ctx, slots[0], prop, {}, "m", Catalogue())
+    raw = json.dumps({"mutations": [{"slot": 0, "parent": "root", "changes": three, "design": True}]})
+    assert not parse_reply(raw).proposals[0].design
+
+
+def test_a_far_move_of_a_choice_never_stays_on_the_current_value():
+    import random
+
+    from neuralgraph.explore.proposers.model_based import _far
+
+    dim = parse_space({"x": "choice(0, 1, 10)"}).dims["x"]
+    values = {dim.canonical(_far(dim, "0", random.Random(i))) for i in range(200)}
+    assert values == {"1", "10"}
+    assert {dim.canonical(_far(dim, "1", random.Random(i))) for i in range(200)} == {"0", "10"}
 
 
 def test_an_llm_is_shown_the_models_suggestions(tmp_path):

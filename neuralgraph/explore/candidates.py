@@ -66,7 +66,8 @@ def make_candidate(state: TreeState, ctx: Context, slot: Slot, prop: Proposal,
             raise ProposalError("the block root was already evaluated; propose a change")
         return Candidate(None, dict(ctx.root_config), "", {}, None,
                          prop.strategy or "baseline", rationale, proposer, rule)
-    checked = check_proposal(prop.changes, ctx.config_of(prop.parent), ctx.space, taken, ctx.max_keys)
+    limit = len(ctx.space.dims) if prop.design and prop.parent is None else ctx.max_keys
+    checked = check_proposal(prop.changes, ctx.config_of(prop.parent), ctx.space, taken, limit)
     regimes.check_composes(state, checked.config)
     return Candidate(prop.parent, checked.config, checked.mutation, checked.changed, None,
                      prop.strategy or "exploit", rationale, proposer, rule)

@@ -33,6 +33,10 @@ class ModelBasedConf:
     """Each slot takes the model's best-ranked mutation (``hydra.sweeper.model`` sets the model)."""
 
     name: str = "model_based"
+    # Runs of the initial design (the block root and a Latin hypercube over every key) before the
+    # model proposes: a handful of spread points is what a model needs first, and what random
+    # search would have tried by then.
+    design_runs: int = 8
 
 
 @dataclass

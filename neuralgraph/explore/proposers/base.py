@@ -75,6 +75,9 @@ class Proposal:
     strategy: str = ""
     rationale: str = ""
     error: str = ""  # why the mutation as written breaks the answer format ("" if it does not)
+    # A point of an offline proposer's initial design: a child of the root that may change every
+    # key (never set from an LLM's reply, whose mutations keep the max_keys rule).
+    design: bool = False
 
 
 @dataclass

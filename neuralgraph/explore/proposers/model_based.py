@@ -6,15 +6,17 @@ its parent. The UCB tree still picks the parents; the model ranks the mutations 
 the validator allows (at most ``max_keys`` keys, values inside the space, nothing evaluated or
 queued), and a ``principle`` slot replicates the best node where that pays.
 
-Before the regime's first result there is nothing to fit: the first round is an initial design,
-the block root and then, per slot, ``max_keys`` dimensions moved far from the root (the
-dimensions dealt out in a seeded order, so that the round touches as many as it can, each value
-at least a quarter of the dimension's width away). Where the space has more dimensions than that
-round can move, each later round's ``explore`` slot first moves up to ``max_keys`` of those no
-config of the regime has moved yet, far from its UCB parent, until every dimension has been
-moved once: the model cannot rank a key it has never seen change, and its posterior for such a
-key is flat, so neither expected improvement nor μ + κ sd would ever pick it. A slot the model
-leaves empty (every mutation it ranks already taken) goes to the heuristic.
+Before the model proposes, the regime gets an initial design of ``design_runs`` runs: the block
+root, then points of a Latin hypercube over every key of the space (seeded), each a child of the
+root. A model fitted on a handful of one- or two-key moves from one config sees little of the
+space; the design is what a Bayesian optimiser starts from, and what random search would have
+tried by then (TPE's first ten trials are random). Only these design points may change more than
+``max_keys`` keys. Where the design leaves some dimension unmoved (``design_runs`` small), each
+later round's ``explore`` slot first moves up to ``max_keys`` of those no config of the regime has
+moved yet, far from its UCB parent, until every dimension has been moved once: the model cannot
+rank a key it has never seen change, and its posterior for such a key is flat, so neither
+expected improvement nor μ + κ sd would ever pick it. A slot the model leaves empty (every
+mutation it ranks already taken) goes to the heuristic.
 """
 
 from __future__ import annotations
@@ -62,15 +64,16 @@ class ModelBasedProposer:
         advice = ctx.advice(slots, taken) if ctx.advice is not None else None
         proposals = []
         order = _dealt(ctx)
+        design = _design(ctx, self.conf.design_runs - 1)
         for slot in slots:
             options = advice.suggestions.get(slot.index, []) if advice is not None else []
             prop = None
-            if advice is not None and advice.n_runs > 0 and slot.role == "explore":
+            if len(taken) < self.conf.design_runs:
+                prop = _initial(ctx, slot, taken, design)
+            if prop is None and advice is not None and advice.n_runs > 0 and slot.role == "explore":
                 prop = _cover(ctx, slot, taken, order)
             if prop is None:
                 prop = self._first_valid(ctx, slot, options, taken)
-            if prop is None and (advice is None or advice.n_runs == 0):
-                prop = _initial(ctx, slot, taken, order)
             if prop is None:
                 prop = self._heuristic.propose_slot(ctx, slot, taken)
                 why = "no model yet" if advice is None or advice.n_runs == 0 else "model out of options"
@@ -105,25 +108,53 @@ class ModelBasedProposer:
 
 
 def _dealt(ctx: Context) -> list[str]:
-    """The dimensions in a seeded order, for the initial design to deal out slot by slot."""
+    """The dimensions in a seeded order, for the coverage moves to take in turn."""
     keys = list(ctx.space.dims)
     random.Random(ctx.seed * 7919 + ctx.state.block).shuffle(keys)
     return keys
 
 
-def _initial(ctx: Context, slot: Slot, taken: list[dict[str, str]],
-             order: list[str]) -> Optional[Proposal]:
-    """The initial design's proposal for ``slot``: the root, or ``max_keys`` far moves from it."""
-    if slot.parent is not None or not order:
-        return None
+def _design(ctx: Context, n: int) -> list[dict[str, Any]]:
+    """``n`` points of a seeded Latin hypercube over every dimension, as changes to the root:
+    each dimension's range is cut into ``n`` equal strata and every stratum is used once."""
+    if n <= 0 or not ctx.space.dims:
+        return []
+    rng = random.Random(ctx.seed * 7919 + 1)
     root = ctx.config_of(None)
-    if slot.index == 0 and root not in taken:
+    columns = {}
+    for key, dim in ctx.space.dims.items():
+        strata = list(range(n))
+        rng.shuffle(strata)
+        columns[key] = [_value_at(dim, (s + rng.random()) / n) for s in strata]
+    return [{k: col[i] for k, col in columns.items()
+             if ctx.space.dims[k].canonical(col[i]) != root.get(k)} for i in range(n)]
+
+
+def _value_at(dim: Any, u: float) -> Any:
+    """The value at unit position ``u``; a choice's values get equal shares of [0, 1]."""
+    if dim.kind == "interval":
+        return dim.from_unit(u)
+    return dim.choices[min(int(u * len(dim.choices)), len(dim.choices) - 1)]
+
+
+def _initial(ctx: Context, slot: Slot, taken: list[dict[str, str]],
+             design: list[dict[str, Any]]) -> Optional[Proposal]:
+    """The initial design's next run: the root, then the first design point not yet taken."""
+    root = ctx.config_of(None)
+    if root not in taken:
         return Proposal(slot.index, None, {}, strategy="baseline",
                         rationale="initial design: the block's starting config")
-    width = min(ctx.max_keys, len(order))
-    start = ((slot.index - 1) * width) % len(order)
-    keys = [order[(start + j) % len(order)] for j in range(width)]
-    return _far_move(ctx, slot, keys, taken, "")
+    for i, changes in enumerate(design):
+        if not changes:
+            continue
+        try:
+            check_proposal(changes, root, ctx.space, taken, len(ctx.space.dims))
+        except ProposalError:
+            continue
+        return Proposal(slot.index, None, dict(changes), strategy="explore", design=True,
+                        rationale=f"initial design: point {i + 1} of {len(design)} of a Latin "
+                                  "hypercube over every key")
+    return None
 
 
 def _untouched(ctx: Context, taken: list[dict[str, str]], order: list[str]) -> list[str]:
@@ -158,7 +189,12 @@ def _far_move(ctx: Context, slot: Slot, keys: list[str], taken: list[dict[str, s
 
 
 def _far(dim: Any, current: Optional[str], rng: random.Random) -> Any:
-    """A value of ``dim`` at least a quarter of its width from ``current`` where there is one."""
+    """A value of ``dim`` at least a quarter of its width from ``current`` where there is one
+    (a choice: another of its values, the far ones first)."""
     u = position(dim, current) if current is not None else 0.5
+    if dim.kind != "interval":
+        others = [c for c in dim.choices if current is None or dim.canonical(c) != current]
+        far = [c for c in others if abs(dim.to_unit(c) - u) >= 0.25]
+        return rng.choice(far or others or list(dim.choices))
     units = [x / 20 for x in range(21) if abs(x / 20 - u) >= 0.25] or [rng.random()]
     return dim.from_unit(rng.choice(units))
