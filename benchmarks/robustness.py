@@ -2,7 +2,8 @@
 
     python benchmarks/robustness.py --regimes signal_chaotic signal_low_rank20 \
         --sim-seeds 1 2 3 4 5 6 --held-out 4 5 6 --train-seeds 42 7 --jobs 2 \
-        [--out benchmarks/results/robustness] [--runs outputs/robustness] [--override key=value ...]
+        [--out benchmarks/results/robustness] [--runs outputs/robustness] [--override key=value ...] \
+        [--also test_pearson homeostasis_slope_err ...]
 
 Every (regime, simulation seed, training seed) is one ``python -m neuralgraph.train`` run in its
 own process (:func:`neuralgraph.launch.run`: one CPU thread, plots off), ``--jobs`` at a time;
@@ -20,6 +21,11 @@ Written to ``OUT``:
   how many runs are data-limited, how many draws the learner misses although the oracle reaches
   0.99 — tuning and held-out seeds on separate rows; then every run;
 - ``robustness.png`` — learned against oracle, one point per run (hollow: held-out seeds).
+
+``--also`` adds metrics of ``metrics.json`` as columns (per run, and mean / worst per seed set;
+worst is the largest for a name ending in ``_err``, else the smallest). One derived name:
+``homeostasis_slope_err``, the largest over metabolite types of |learned slope / true slope − 1|
+(metabolism).
 """
 
 from __future__ import annotations
@@ -67,16 +73,43 @@ def run_one(runs: Path, regime: str, sim_seed: int, train_seed: int, overrides: 
     return metrics
 
 
-def row_of(regime: str, metric: str, sim_seed: int, train_seed: int, held_out: bool, m: dict[str, Any]) -> dict:
-    def num(key: str) -> float:
-        value = m.get(key)
-        return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+def _num(m: dict[str, Any], key: str) -> float:
+    value = m.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
-    return {
+
+def homeostasis_slope_err(m: dict[str, Any]) -> float:
+    """max over types T of |homeostasis_slope_tT / homeostasis_slope_true_tT − 1| (NaN if none)."""
+    errs = []
+    for key in m:
+        if key.startswith("homeostasis_slope_true_t"):
+            true, learned = _num(m, key), _num(m, key.replace("_true", ""))
+            if true != 0 and math.isfinite(true):
+                errs.append(abs(learned / true - 1.0))
+    return max(errs) if errs else float("nan")
+
+
+DERIVED = {"homeostasis_slope_err": homeostasis_slope_err}
+
+
+def row_of(regime: str, metric: str, sim_seed: int, train_seed: int, held_out: bool, m: dict[str, Any],
+           also: tuple[str, ...] = ()) -> dict:
+    row = {
         "regime": regime, "sim_seed": sim_seed, "train_seed": train_seed, "held_out": held_out, "metric": metric,
-        "learned": num(metric), "oracle": num(f"oracle_{metric}"), "status": m.get("status", "?"),
+        "learned": _num(m, metric), "oracle": _num(m, f"oracle_{metric}"), "status": m.get("status", "?"),
         "wall_s": m.get("wall_s", float("nan")), "reason": m.get("data_limited_reason") or m.get("error") or "",
     }
+    for name in also:
+        row[name] = DERIVED[name](m) if name in DERIVED else _num(m, name)
+    return row
+
+
+def worst(name: str, values: list[float]) -> float:
+    """The worst of ``values``: the largest for an error (``*_err``), else the smallest."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    return max(finite) if name.endswith("_err") else min(finite)
 
 
 def summary(rows: list[dict]) -> dict[str, Any]:
@@ -104,12 +137,13 @@ def fmt(x: Any) -> str:
     return str(x)
 
 
-def markdown(rows: list[dict], command: str) -> str:
+def markdown(rows: list[dict], command: str, also: tuple[str, ...] = ()) -> str:
+    extra_head = "".join(f" {name} mean / worst |" for name in also)
     lines = [f"Command: `{command}`", "",
              f"Per regime and seed set (oracle = known-law least squares on the same data; 'missed' = runs whose "
              f"oracle is ≥ {ORACLE_GOOD} but learned < {ORACLE_GOOD} / < {CONVERGED}):", "",
              "| regime | seeds | runs | learned mean | learned worst | oracle mean | oracle worst | data_limited "
-             "| missed (<0.99 / <0.9) | wall mean (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| missed (<0.99 / <0.9) | wall mean (s) |{extra_head}", "|" + "---|" * (10 + len(also))]
     for regime in dict.fromkeys(r["regime"] for r in rows):
         for held, label in ((False, "tuning"), (True, "held out")):
             part = [r for r in rows if r["regime"] == regime and r["held_out"] == held]
@@ -120,13 +154,16 @@ def markdown(rows: list[dict], command: str) -> str:
             lines.append(f"| `{regime}` | {label}: {seeds} | {s['runs']} | {fmt(s['learned_mean'])} | "
                          f"{fmt(s['learned_worst'])} | {fmt(s['oracle_mean'])} | {fmt(s['oracle_worst'])} | "
                          f"{s['data_limited']} | {s['below_099_with_oracle']} / {s['below_09_with_oracle']} | "
-                         f"{fmt(s['wall_mean'])} |")
-    lines += ["", "Every run:", "", "| regime | sim seed | train seed | learned | oracle | status | wall (s) | reason |",
-              "|---|---|---|---|---|---|---|---|"]
+                         f"{fmt(s['wall_mean'])} |"
+                         + "".join(f" {fmt(float(np.nanmean([r[n] for r in part])))} / "
+                                   f"{fmt(worst(n, [r[n] for r in part]))} |" for n in also))
+    lines += ["", "Every run:", "", "| regime | sim seed | train seed | learned | oracle | status | wall (s) | reason |"
+              + "".join(f" {name} |" for name in also), "|" + "---|" * (8 + len(also))]
     for r in rows:
         seed = f"{r['sim_seed']}{' (held out)' if r['held_out'] else ''}"
         lines.append(f"| `{r['regime']}` | {seed} | {r['train_seed']} | {fmt(r['learned'])} | {fmt(r['oracle'])} | "
-                     f"{r['status']} | {fmt(r['wall_s'])} | {r['reason']} |")
+                     f"{r['status']} | {fmt(r['wall_s'])} | {r['reason']} |"
+                     + "".join(f" {fmt(r[n])} |" for n in also))
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +206,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/robustness"), help="tables and figure")
     p.add_argument("--runs", type=Path, default=Path("outputs/robustness"), help="run directories (reused)")
     p.add_argument("--override", nargs="*", default=[], help="extra key=value overrides for every run")
+    p.add_argument("--also", nargs="*", default=[], help="more metrics of metrics.json as columns "
+                   f"(derived: {', '.join(DERIVED)})")
     return p.parse_args(argv)
 
 
@@ -179,17 +218,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     jobs = [(regime, s, t) for regime in args.regimes for s in args.sim_seeds for t in args.train_seeds]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         done = list(pool.map(lambda job: run_one(args.runs, *job, args.override), jobs))
-    rows = [row_of(regime, metric[regime], s, t, s in args.held_out, m) for (regime, s, t), m in zip(jobs, done)]
+    also = tuple(args.also)
+    rows = [row_of(regime, metric[regime], s, t, s in args.held_out, m, also)
+            for (regime, s, t), m in zip(jobs, done)]
     with open(args.out / "robustness.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer = csv.DictWriter(fh, fieldnames=FIELDS + list(also))
         writer.writeheader()
         writer.writerows(rows)
     command = "python benchmarks/robustness.py " + " ".join(
         [f"--regimes {' '.join(args.regimes)}", f"--sim-seeds {' '.join(map(str, args.sim_seeds))}",
          f"--train-seeds {' '.join(map(str, args.train_seeds))}", f"--jobs {args.jobs}"]
         + ([f"--held-out {' '.join(map(str, args.held_out))}"] if args.held_out else [])
-        + ([f"--override {' '.join(args.override)}"] if args.override else []))
-    (args.out / "robustness.md").write_text(markdown(rows, command))
+        + ([f"--override {' '.join(args.override)}"] if args.override else [])
+        + ([f"--also {' '.join(also)}"] if also else []))
+    (args.out / "robustness.md").write_text(markdown(rows, command, also))
     figure(rows, args.out / "robustness.png")
     print((args.out / "robustness.md").read_text())
     return rows

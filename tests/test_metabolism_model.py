@@ -156,3 +156,22 @@ def test_node_line_is_a_per_metabolite_line_in_units_of_the_loss_scale(data):
     assert torch.allclose(model.homeostasis(c), line)
     groups = {g["name"]: g for g in FAMILY.param_groups(model, MetabolismTraining(lr_node=3e-3))}
     assert groups["node_line"]["params"] == [model.line] and groups["node_line"]["lr"] == 3e-3
+
+
+def test_without_the_node_mlp_homeostasis_is_the_line_alone(data):
+    from neuralgraph.errors import ConfigError
+
+    torch.manual_seed(0)
+    cfg = MetabolismModel(hidden_dim_sub=8, hidden_dim_node=8, node_line=True, node_mlp=False)
+    model = MetabolismGNN(cfg, Graph.from_arrays(data), c_scale=5.0)
+    with torch.no_grad():  # an MLP_node that would add something if it were used
+        for p in model.mlp_node.parameters():
+            p.fill_(0.3)
+        model.line.copy_(torch.stack([torch.linspace(-1, 1, 12), torch.linspace(2, -2, 12)]))
+    c = torch.rand(3, 12) * 8
+    assert torch.allclose(model.homeostasis(c), model.line[0] + model.line[1] * c / 5.0)
+    model.derivative(c).sum().backward()
+    assert all(p.grad is None for p in model.mlp_node.parameters()) and model.line.grad is not None
+    for bad in ({"node_line": False}, {"homeostasis": False}):
+        with pytest.raises(ConfigError, match="node_mlp=false"):
+            MetabolismModel(node_mlp=False, **bad)

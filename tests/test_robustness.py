@@ -45,3 +45,30 @@ def test_grid_of_runs_table_and_figure(tmp_path, monkeypatch):
     text = (tmp_path / "robustness.md").read_text()
     assert "held out: 3" in text and "fixed point" in text and "tuning: 1 2" in text
     assert (tmp_path / "robustness.png").stat().st_size > 0
+
+
+def test_more_metrics_as_columns_with_the_homeostasis_slope_error(tmp_path, monkeypatch):
+    bench = _module()
+
+    def fake_run(run_dir, regime, *overrides):
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        seed = int(overrides[0].split("=")[1])
+        return {"status": "converged", "rate_constants_R2": 0.99, "oracle_rate_constants_R2": 1.0,
+                "test_pearson": 0.9 + 0.01 * seed,
+                "homeostasis_slope_t0": -0.0012, "homeostasis_slope_true_t0": -0.001,
+                "homeostasis_slope_t1": -0.002 * (1 + 0.1 * seed), "homeostasis_slope_true_t1": -0.002}
+
+    monkeypatch.setattr(bench.launch, "run", fake_run)
+    monkeypatch.setattr(bench, "primary_metric", lambda regime: "rate_constants_R2")
+    rows = bench.main(["--regimes", "oscillatory_rank50", "--sim-seeds", "1", "3", "--train-seeds", "42",
+                       "--jobs", "1", "--out", str(tmp_path), "--runs", str(tmp_path / "runs"),
+                       "--also", "test_pearson", "homeostasis_slope_err"])
+    # seed 1: types off by 20 % and 10 % -> 0.2; seed 3: 20 % and 30 % -> 0.3
+    assert [round(r["homeostasis_slope_err"], 6) for r in rows] == [0.2, 0.3]
+    assert [r["test_pearson"] for r in rows] == [0.91, 0.93]
+    with open(tmp_path / "robustness.csv") as fh:
+        assert {"test_pearson", "homeostasis_slope_err"} <= set(next(csv.DictReader(fh)))
+    text = (tmp_path / "robustness.md").read_text()
+    # mean / worst per seed set: the smallest score, the largest error
+    assert "| 0.9200 / 0.9100 | 0.2500 / 0.3000 |" in text
+    assert bench.worst("x_err", [0.1, float("nan"), 0.3]) == 0.3 and bench.worst("x", [0.1, 0.3]) == 0.1

@@ -173,6 +173,10 @@ class MetabolismModel:
     # target scale): each metabolite's own relaxation gets its own parameters instead of going
     # through the shared MLP and a barely trained embedding.
     node_line: bool = True
+    # The shared MLP_node(c_i, a_i) term; false leaves homeostasis to the per-metabolite line
+    # (when relaxation is known to be linear: the MLP, trained on the rare high concentrations of
+    # bursting metabolites, adds small errors there that a chaotic rollout amplifies).
+    node_mlp: bool = True
     hidden_dim_sub: int = 64  # MLP_sub width
     n_layers_sub: int = 3  # MLP_sub linear layers
     hidden_dim_node: int = 64  # MLP_node width
@@ -189,6 +193,9 @@ class MetabolismModel:
         check_positive(self, "hidden_dim_sub", "n_layers_sub", "hidden_dim_node", "n_layers_node",
                        "msg_dim", "hidden_dim_rate", "n_layers_rate", "S_init_scale")
         check_nonnegative(self, "embedding_dim", "extra_edge_fraction")
+        if not self.node_mlp and not (self.node_line and self.homeostasis):
+            raise ConfigError("model.node_mlp=false leaves homeostasis to the per-metabolite line: "
+                              "set model.node_line=true and model.homeostasis=true (or node_mlp=true)")
         if self.learn_stoichiometry:
             return
         # Keys that act on a learned S do nothing with S given: refuse them rather than ignore them.

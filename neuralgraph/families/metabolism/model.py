@@ -144,6 +144,7 @@ class MetabolismGNN(nn.Module):
             self.mlp_rate = MLP(cfg.msg_dim, 1, cfg.hidden_dim_rate, cfg.n_layers_rate, "tanh")
         self.mlp_node = MLP(1 + cfg.embedding_dim, 1, cfg.hidden_dim_node, cfg.n_layers_node, "tanh", zero_last=True)
         self.node_line = bool(cfg.node_line)
+        self.node_mlp = bool(cfg.node_mlp)
         if self.node_line:
             self.line = nn.Parameter(torch.zeros(2, n_met))  # (b_i, w_i), in units of node_scale
             self.register_buffer("node_scale", torch.ones(n_met) if node_scale is None else node_scale.float().clone())
@@ -271,7 +272,7 @@ class MetabolismGNN(nn.Module):
         """MLP_node(c_i, a_i) (+ the per-metabolite line) for c (B, N) → (B, N)."""
         a = self.a.unsqueeze(0).expand(c.shape[0], -1, -1)
         inp = torch.cat([(c / self.c_scale).unsqueeze(-1), a], dim=-1)
-        out = self.mlp_node(inp)[..., 0]
+        out = self.mlp_node(inp)[..., 0] if self.node_mlp else torch.zeros_like(c)
         if self.node_line:
             out = out + self.node_scale * (self.line[0] + self.line[1] * c / self.c_scale)
         return out
