@@ -13,6 +13,7 @@ import time
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 from sweeper_helpers import bowl, compose, conf, launcher
 
 import neuralgraph.explore.jobs as jobs
@@ -308,3 +309,20 @@ def test_resume_reads_what_ended_jobs_left_in_their_markers(tmp_path):
     assert log == []  # both settled from their markers, nothing launched again
     assert runs[3].reward == pytest.approx(0.66)
     assert runs[4].status == "failed" and runs[4].error == "RuntimeError: boom"
+
+
+@pytest.mark.parametrize("key, value", [("model.replicate_after", -1), ("model.kappa", -0.5),
+                                        ("max_failure_rate", 1.5), ("n_parallel", 0),
+                                        ("max_changed_keys", 0)])
+def test_a_setting_out_of_its_range_stops_the_sweep_naming_it(tmp_path, key, value):
+    c = conf(n_iterations=4, n_parallel=4)
+    OmegaConf.update(c, key, value)
+    with pytest.raises(SweepError, match=rf"hydra.sweeper.{key}={value} must be"):
+        Explorer(c, tmp_path, [], launcher([]), compose)
+
+
+def test_an_initial_design_without_runs_is_refused():
+    from neuralgraph.explore.proposers import make_proposer
+
+    with pytest.raises(SweepError, match="design_runs=0"):
+        make_proposer({"name": "model_based", "design_runs": 0})

@@ -38,6 +38,13 @@ class ModelBasedConf:
     # search would have tried by then.
     design_runs: int = 8
 
+    def __post_init__(self) -> None:
+        if self.design_runs < 1:
+            from .errors import SweepError
+
+            raise SweepError(f"hydra.sweeper.proposer.design_runs={self.design_runs}: the initial design "
+                             "needs at least 1 run (the block root)")
+
 
 @dataclass
 class ModelConf:
@@ -146,3 +153,32 @@ class UCBLLMSweeperConf:
     instructions: Optional[str] = None  # path; None: the document the regime names in agents/
     model: ModelConf = field(default_factory=ModelConf)
     landscape: LandscapeConf = field(default_factory=LandscapeConf)
+
+
+#: (key, lowest legal value, highest or None) of the sweeper's numeric settings.
+_RANGES = (("n_iterations", 1, None), ("n_parallel", 1, None), ("n_iter_block", 1, None),
+           ("ucb_c", 0, None), ("max_failure_rate", 0, 1), ("max_changed_keys", 1, None),
+           ("max_failed_rounds", 0, None), ("resume_stale_s", 0, None), ("model.xi", 0, None),
+           ("model.kappa", 0, None), ("model.replicates", 1, None), ("model.replicate_after", 0, None),
+           ("model.shown", 1, None), ("model.pairs", 1, None))
+
+
+def check_settings(conf: Any) -> None:
+    """Refuse a numeric sweeper setting out of its range, naming the key, its value and the range."""
+    from omegaconf import OmegaConf
+
+    from .errors import SweepError
+
+    for key, low, high in _RANGES:
+        value = OmegaConf.select(conf, key) if OmegaConf.is_config(conf) else _attr(conf, key)
+        if value is None:
+            continue
+        if value < low or (high is not None and value > high):
+            legal = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise SweepError(f"ucb_llm: hydra.sweeper.{key}={value} must be {legal}")
+
+
+def _attr(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+    return obj

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from omegaconf import DictConfig
 
 from .calllog import CallLog
+from .config import check_settings
 from .jobs import JobRunner
 from .lock import SweepLock
 from .planning import RoundPlanner
@@ -44,6 +45,7 @@ class Explorer:
         launch: Callable[[list[list[str]], int], Sequence[Any]],
         compose: Callable[[list[str]], DictConfig],
     ) -> None:
+        check_settings(conf)
         self.conf = conf
         self.sweep_dir = Path(sweep_dir)
         self.proposer = make_proposer(conf.proposer)
