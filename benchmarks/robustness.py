@@ -22,6 +22,10 @@ Written to ``OUT``:
   0.99 — tuning and held-out seeds on separate rows; then every run;
 - ``robustness.png`` — learned against oracle, one point per run (hollow: held-out seeds).
 
+``--rescore`` scores finished runs again with the current evaluation code (``benchmarks/rescore.py``:
+the stored model on its own dataset, no training) instead of reading their ``metrics.json``, and
+recomputes their status: a changed read-out applied to runs that took minutes to train.
+
 ``--also`` adds metrics of ``metrics.json`` as columns (per run, and mean / worst per seed set;
 worst is the largest for a name ending in ``_err``, else the smallest). One derived name:
 ``homeostasis_slope_err``, the largest over metabolite types of |learned slope / true slope − 1|
@@ -56,11 +60,15 @@ def primary_metric(regime: str) -> str:
     return str(launch.compose_regime(regime).reward_key)
 
 
-def run_one(runs: Path, regime: str, sim_seed: int, train_seed: int, overrides: list[str]) -> dict[str, Any]:
+def run_one(runs: Path, regime: str, sim_seed: int, train_seed: int, overrides: list[str],
+            rescore: bool = False) -> dict[str, Any]:
     """Train (or reuse) one run; its metrics with the wall time it took."""
     run_dir = runs / regime / f"sim{sim_seed}_train{train_seed}"
     wall_file = run_dir / WALL_FILE
     fresh = not launch.is_finished(run_dir)
+    if rescore and not fresh:
+        return {**rescored(run_dir, regime),
+                "wall_s": float(wall_file.read_text()) if wall_file.exists() else float("nan")}
     t0 = time.perf_counter()
     try:
         metrics = launch.run(run_dir, regime, f"simulation.seed={sim_seed}", f"training.seed={train_seed}",
@@ -70,6 +78,26 @@ def run_one(runs: Path, regime: str, sim_seed: int, train_seed: int, overrides: 
     if fresh and run_dir.exists():
         wall_file.write_text(f"{time.perf_counter() - t0:.1f}\n")
     metrics["wall_s"] = float(wall_file.read_text()) if wall_file.exists() else float("nan")
+    return metrics
+
+
+def evaluate_again(run_dir: Path) -> dict[str, Any]:
+    """``benchmarks/rescore.py``'s fresh evaluation of the model stored in ``run_dir``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rescore", Path(__file__).with_name("rescore.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rescore(run_dir)
+
+
+def rescored(run_dir: Path, regime: str) -> dict[str, Any]:
+    """The stored metrics updated by a fresh evaluation of the stored model, status recomputed."""
+    from neuralgraph.train import status_of
+
+    metrics = {**read_metrics(run_dir), **evaluate_again(run_dir)}
+    metric = primary_metric(regime)
+    metrics["status"] = status_of(_num(metrics, metric), False, _num(metrics, f"oracle_{metric}"))
     return metrics
 
 
@@ -206,6 +234,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/robustness"), help="tables and figure")
     p.add_argument("--runs", type=Path, default=Path("outputs/robustness"), help="run directories (reused)")
     p.add_argument("--override", nargs="*", default=[], help="extra key=value overrides for every run")
+    p.add_argument("--rescore", action="store_true", help="score finished runs again with the current code")
     p.add_argument("--also", nargs="*", default=[], help="more metrics of metrics.json as columns "
                    f"(derived: {', '.join(DERIVED)})")
     return p.parse_args(argv)
@@ -217,7 +246,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     metric = {regime: primary_metric(regime) for regime in args.regimes}
     jobs = [(regime, s, t) for regime in args.regimes for s in args.sim_seeds for t in args.train_seeds]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        done = list(pool.map(lambda job: run_one(args.runs, *job, args.override), jobs))
+        done = list(pool.map(lambda job: run_one(args.runs, *job, args.override, args.rescore), jobs))
     also = tuple(args.also)
     rows = [row_of(regime, metric[regime], s, t, s in args.held_out, m, also)
             for (regime, s, t), m in zip(jobs, done)]
@@ -230,7 +259,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
          f"--train-seeds {' '.join(map(str, args.train_seeds))}", f"--jobs {args.jobs}"]
         + ([f"--held-out {' '.join(map(str, args.held_out))}"] if args.held_out else [])
         + ([f"--override {' '.join(args.override)}"] if args.override else [])
-        + ([f"--also {' '.join(also)}"] if also else []))
+        + ([f"--also {' '.join(also)}"] if also else [])
+        + (["--rescore"] if args.rescore else []))
     (args.out / "robustness.md").write_text(markdown(rows, command, also))
     figure(rows, args.out / "robustness.png")
     print((args.out / "robustness.md").read_text())

@@ -19,33 +19,41 @@ from neuralgraph.metrics.rollout import rollout_horizon, rollout_r2, snapshot_r2
 # ---- per-sender scale correction ----------------------------------------------------------------
 
 
-def test_sender_level_is_the_window_median():
-    psi = np.array([[0.9, 1.0, 0.95, 2.0], [-1.0, -3.0, -2.0, -2.5]])
-    np.testing.assert_allclose(sender_level(psi), [np.median(psi[0]), np.median(psi[1])])
+def test_sender_level_is_half_the_rise_between_the_mirrored_windows():
+    high = np.array([[0.9, 1.0, 0.95, 2.0], [-1.0, -3.0, -2.0, -2.5]])
+    low = np.array([[-1.0, -0.8, -0.9, -5.0], [1.0, 2.0, 1.5, 0.0]])
+    np.testing.assert_allclose(sender_level(high, low), [(0.975 + 0.95) / 2, (-2.25 - 1.25) / 2])
 
 
 def test_effective_weights_are_invariant_to_the_sender_gauge():
-    # An exact fit learns W*_ij = g_i W_ij / k_j with ψ*_j = k_j ψ_j, for any k_j (negative too):
-    # the learned side, scaled by its own levels, equals the target built from the truth.
+    # An exact fit learns W*_ij = g_i W_ij / k_j with ψ*_j = k_j ψ_j + d_j, for any k_j (negative
+    # too) and any offset d_j (φ* absorbs Σ_j W_ij d_j): the learned side, scaled by its own
+    # levels, equals the target built from the truth.
     rng = np.random.default_rng(1)
     n = 7
     W = rng.standard_normal((n, n))
     g = rng.uniform(1, 10, n)
     k = rng.uniform(0.2, 5, n) * rng.choice([-1, 1], n)
+    d = rng.uniform(-2, 2, n)
     xs = np.linspace(2, 3, 50)
-    psi = np.tanh(xs)[None, :] * rng.uniform(0.5, 2, n)[:, None]
+    amp = rng.uniform(0.5, 2, n)[:, None]
+    psi_hi, psi_lo = np.tanh(xs)[None, :] * amp, np.tanh(-xs)[None, :] * amp
     learned = np.empty_like(W)
     for i in range(n):
         for j in range(n):
             learned[i, j] = g[i] * W[i, j] / k[j]
-    corrected = effective_weights(learned, sender_level(k[:, None] * psi))
-    target = effective_weights(W, sender_level(psi), g)
+    level = sender_level(k[:, None] * psi_hi + d[:, None], k[:, None] * psi_lo + d[:, None])
+    corrected = effective_weights(learned, level)
+    target = effective_weights(W, sender_level(psi_hi, psi_lo), g)
     np.testing.assert_allclose(corrected, target, rtol=1e-12)
     for i in range(n):
         for j in range(n):
-            assert target[i, j] == pytest.approx(g[i] * W[i, j] * np.median(psi[j]))
+            assert target[i, j] == pytest.approx(g[i] * W[i, j] * np.median(psi_hi[j]))
     fit = linear_fit(target, corrected)
     assert fit.r2 == pytest.approx(1.0) and fit.slope == pytest.approx(1.0)
+    # The plateau alone (the former read-out) counts the offsets as scale.
+    plateau = effective_weights(learned, np.median(k[:, None] * psi_hi + d[:, None], axis=1))
+    assert linear_fit(target, plateau).r2 < 0.99
 
 
 def test_connectivity_r2_is_sklearn_regression_r2():

@@ -184,7 +184,7 @@ def _far_move(ctx: Context, slot: Slot, keys: list[str], taken: list[dict[str, s
         except ProposalError:
             continue
         return Proposal(slot.index, slot.parent, changes, strategy="explore",
-                        rationale=f"initial design: move {', '.join(keys)}{note} far from {where}")
+                        rationale=f"coverage: move {', '.join(keys)}{note} far from {where}")
     return None
 
 

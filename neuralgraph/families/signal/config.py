@@ -276,8 +276,9 @@ class SignalTraining(TrainingBase):
                           "W_solve_every")
         check_positive(self, "rollout_every", "cluster_threshold")
         win = list(self.psi_norm_window)
-        if len(win) != 2 or not win[0] < win[1]:
-            raise ConfigError(f"training.psi_norm_window={win} must be [start, stop] with start < stop")
+        if len(win) != 2 or not 0 <= win[0] < win[1]:
+            raise ConfigError(f"training.psi_norm_window={win} must be [start, stop] with 0 <= start < stop "
+                              "(the read-out also uses its mirror [-stop, -start])")
 
 
 SCHEMAS = {

@@ -4,8 +4,9 @@ Metrics (keys of ``analysis.log``):
 
 - ``connectivity_R2``, ``connectivity_slope`` — least-squares line of the corrected learned
   weights W*_ij·m*_j against the identifiable true weights g_i·W_ij·m_j over all N² entries
-  (R² = squared Pearson r; slope 1 = right scale), m_j the median of sender j's transfer function
-  on [0.8, 1]·x_norm (x_norm = 1.5·std u; ``training.psi_norm_window``): the learned side from the
+  (R² = squared Pearson r; slope 1 = right scale), m_j half the difference of the medians of
+  sender j's transfer function on [0.8, 1]·x_norm and on its mirror [−1, −0.8]·x_norm (x_norm =
+  1.5·std u; ``training.psi_norm_window``; blind to the offset φ* absorbs): the learned side from the
   learned ψ* alone, the truth only in the target (:mod:`neuralgraph.families.signal.readout`).
 - ``effective_rank_90`` / ``effective_rank_99`` — smallest number of singular values of the
   uncentred training activity (frames × neurons) holding 90 % / 99 % of Σσ²
@@ -74,8 +75,8 @@ def corrected_weights(
     xn = x_norm(u)
     lo, hi = (float(v) for v in training.psi_norm_window)
     xs = np.linspace(lo * xn, hi * xn, 1000)
-    level = sender_level(psi_learned(model, xs))
-    level_true = sender_level(psi_true(dyn, model.n, xs))
+    level = sender_level(psi_learned(model, xs), psi_learned(model, -xs))
+    level_true = sender_level(psi_true(dyn, model.n, xs), psi_true(dyn, model.n, -xs))
     with torch.no_grad():
         W = model.weight().detach().cpu().numpy().astype(np.float64)
     return {
