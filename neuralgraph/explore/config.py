@@ -163,22 +163,16 @@ _RANGES = (("n_iterations", 1, None), ("n_parallel", 1, None), ("n_iter_block", 
            ("model.shown", 1, None), ("model.pairs", 1, None))
 
 
-def check_settings(conf: Any) -> None:
+def check_settings(conf: Any) -> None:  # conf: the sweeper's DictConfig
     """Refuse a numeric sweeper setting out of its range, naming the key, its value and the range."""
     from omegaconf import OmegaConf
 
     from .errors import SweepError
 
     for key, low, high in _RANGES:
-        value = OmegaConf.select(conf, key) if OmegaConf.is_config(conf) else _attr(conf, key)
+        value = OmegaConf.select(conf, key)
         if value is None:
             continue
         if value < low or (high is not None and value > high):
             legal = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise SweepError(f"ucb_llm: hydra.sweeper.{key}={value} must be {legal}")
-
-
-def _attr(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part, None)
-    return obj
