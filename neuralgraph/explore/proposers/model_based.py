@@ -65,7 +65,7 @@ class ModelBasedProposer:
         advice = ctx.advice(slots, taken) if ctx.advice is not None else None
         proposals = []
         order = _dealt(ctx)
-        design = _design(ctx, self.conf.design_runs - 1)
+        design = _design(ctx, self.conf.design_runs - 1) if len(taken) < self.conf.design_runs else []
         for slot in slots:
             options = advice.suggestions.get(slot.index, []) if advice is not None else []
             prop = None
