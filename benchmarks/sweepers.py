@@ -274,8 +274,31 @@ def markdown(curves: list[dict], held: list[dict], budgets: list[int], held_budg
             cells += [_stats([h["held_out"] for h in held if h["regime"] == regime
                               and h["method"] == method and h["n"] == b]) for b in held_budgets]
             lines.append(f"| `{regime}` | {method} | " + " | ".join(cells) + " |")
-    lines += ["", _wins(curves, budgets), ""]
+    lines += ["", _wins(curves, budgets), "", _paired(curves, budgets), ""]
     return "\n".join(lines)
+
+
+def _paired(curves: list[dict], budgets: list[int]) -> str:
+    """Paired differences of best-so-far, ucb_llm minus each other method: mean ± sd over the
+    repetitions both ran, and the standard error of that mean (sd / √reps)."""
+    index = {(r["method"], r["regime"], r["rep"], r["n"]): r["best_so_far"] for r in curves}
+    out = ["| regime | ucb_llm − | " + " | ".join(f"@{b} mean ± sd (s.e.)" for b in budgets) + " |",
+           "|---|---|" + "---|" * len(budgets)]
+    for regime in dict.fromkeys(r["regime"] for r in curves):
+        reps = sorted({r["rep"] for r in curves if r["regime"] == regime})
+        for other in dict.fromkeys(r["method"] for r in curves if r["method"] != "ucb_llm"):
+            cells = []
+            for b in budgets:
+                diffs = [index[("ucb_llm", regime, k, b)] - index[(other, regime, k, b)] for k in reps
+                         if ("ucb_llm", regime, k, b) in index and (other, regime, k, b) in index]
+                diffs = [d for d in diffs if math.isfinite(d)]
+                if not diffs:
+                    cells.append("–")
+                    continue
+                sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+                cells.append(f"{statistics.fmean(diffs):+.4f} ± {sd:.4f} ({sd / math.sqrt(len(diffs)):.4f})")
+            out.append(f"| `{regime}` | {other} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def _wins(curves: list[dict], budgets: list[int]) -> str:
@@ -361,13 +384,63 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    "and sweep directories (reused: a killed benchmark resumes)")
     p.add_argument("--override", nargs="*", default=[], help="[REGIME:]key=value for every run "
                    "(of that regime), e.g. a reduced training budget")
+    p.add_argument("--combine", nargs="+", type=Path, metavar="DIR", help="train nothing: merge the "
+                   "sweepers.csv / held_out.csv of earlier --out folders (e.g. repetitions run on "
+                   "several machines) into one table and figure in --out")
     p.add_argument("--space", nargs="*", default=[], help="[REGIME:]KEY=EXPR replaces one entry "
                    "of the search space for every method (e.g. to leave out the slowest batch sizes)")
     return p.parse_args(argv)
 
 
+def read_csv(path: Path) -> list[dict]:
+    """Rows written by :func:`write_csv`, typed back (rep and n int, numbers float)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key, value in row.items():
+            if key in ("rep", "n"):
+                row[key] = int(value)
+            elif key not in ("method", "regime"):
+                row[key] = float(value) if value not in ("", None) else math.nan
+    return rows
+
+
+def combine(dirs: list[Path], out: Path, budgets: list[int], held_budgets: list[int],
+            seeds: list[int]) -> list[dict]:
+    """One table from several earlier --out folders; a (method, regime, repetition) found in two
+    folders is taken from the later one."""
+    curves, held, commands = {}, {}, []
+    for d in dirs:
+        if not (d / "sweepers.csv").exists():
+            raise SystemExit(f"--combine {d}: no sweepers.csv there (an --out folder of this script)")
+        for row in read_csv(d / "sweepers.csv"):
+            curves.setdefault((row["method"], row["regime"], row["rep"]), {})[row["n"]] = row
+        for row in read_csv(d / "held_out.csv"):
+            held[(row["method"], row["regime"], row["rep"], row["n"])] = row
+        first = (d / "sweepers.md").read_text().splitlines()[0] if (d / "sweepers.md").exists() else ""
+        commands.append(first.removeprefix("Command: ").strip("`"))
+    rows = [r for per_n in curves.values() for _, r in sorted(per_n.items())]
+    held_rows = list(held.values())
+    reps = sorted({r["rep"] for r in rows})
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "sweepers.csv", rows)
+    write_csv(out / "held_out.csv", held_rows)
+    n_max = max(r["n"] for r in rows)
+    text = markdown(rows, held_rows, [b for b in budgets if b <= n_max],
+                    [b for b in held_budgets if b <= n_max and any(h["n"] == b for h in held_rows)],
+                    " ; ".join(c for c in commands if c), reps, seeds)
+    (out / "sweepers.md").write_text(text)
+    figure(rows, out / "sweepers.png")
+    print(text)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse(argv)
+    if args.combine:
+        return combine(args.combine, args.out, args.budgets, args.held_out_budgets, args.held_out_seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     curves, held = [], []
     for regime in args.regimes:

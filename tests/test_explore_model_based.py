@@ -385,6 +385,30 @@ def test_the_sweeper_benchmark_pairs_methods_and_resumes_from_its_cache(tmp_path
     assert len(trained) == first  # every run read back from the cache
 
 
+def test_the_sweeper_benchmark_combines_repetitions_run_apart(tmp_path, monkeypatch):
+    """Two invocations of one repetition each, merged by --combine, give the table of one
+    invocation over both; the paired differences are ucb_llm's best minus the other's."""
+    bench = toy_benchmark(monkeypatch, [])
+    common = ["--regimes", "toy", "--budget", "8", "--budgets", "4", "8", "--held-out-budgets", "8",
+              "--held-out-seeds", "7", "--work", str(tmp_path / "work")]
+    together = bench.main(common + ["--reps", "0", "1", "--out", str(tmp_path / "both")])
+    for rep in ("0", "1"):
+        bench.main(common + ["--reps", rep, "--out", str(tmp_path / f"rep{rep}")])
+    merged = bench.main(["--combine", str(tmp_path / "rep0"), str(tmp_path / "rep1"), "--budgets", "4", "8",
+                         "--held-out-budgets", "8", "--held-out-seeds", "7", "--out", str(tmp_path / "merged")])
+    key = lambda r: (r["method"], r["rep"], r["n"])
+    assert sorted((key(r), r["best_so_far"]) for r in merged) == sorted((key(r), r["best_so_far"]) for r in together)
+    tables = [(tmp_path / d / "sweepers.md").read_text().split("\n", 1)[1] for d in ("both", "merged")]
+    assert tables[0] == tables[1]
+    best = {key(r): r["best_so_far"] for r in together}
+    diffs = [best[("ucb_llm", k, 8)] - best[("random", k, 8)] for k in (0, 1)]
+    paired_row = [line for line in tables[0].splitlines() if line.startswith("| `toy` | random |")][-1]
+    assert paired_row.endswith(f"| {np.mean(diffs):+.4f} ± {np.std(diffs, ddof=1):.4f} "
+                               f"({np.std(diffs, ddof=1) / np.sqrt(2):.4f}) |")
+    with pytest.raises(SystemExit, match="no sweepers.csv"):
+        bench.main(["--combine", str(tmp_path / "work"), "--out", str(tmp_path / "x")])
+
+
 def test_tpe_default_starts_from_the_regimes_own_config_as_ucb_llm_does(tmp_path, monkeypatch):
     bench = toy_benchmark(monkeypatch, [])
     argv = ["--regimes", "toy", "--reps", "0", "--budget", "4", "--budgets", "4",
