@@ -8,7 +8,7 @@ queued), and a ``principle`` slot replicates the best node where that pays.
 
 Before the model proposes, the regime gets an initial design of ``design_runs`` runs: the block
 root, then points of a Latin hypercube over every key of the space (seeded; of many such, the
-one whose projections onto every pair of keys are spread best), each a child of the root. A model fitted on a handful of one- or two-key moves from one config sees little of the
+one whose projections onto every subset of keys are spread best), each a child of the root. A model fitted on a handful of one- or two-key moves from one config sees little of the
 space; the design is what a Bayesian optimiser starts from, and what random search would have
 tried by then (TPE's first ten trials are random). Only these design points may change more than
 ``max_keys`` keys. Where the design leaves some dimension unmoved (``design_runs`` small), each
@@ -119,19 +119,14 @@ def _design(ctx: Context, n: int, candidates: int = 128) -> list[dict[str, Any]]
     """``n`` points of a seeded Latin hypercube over every dimension, as changes to the root:
     each dimension's range is cut into ``n`` equal strata and every stratum is used once.
 
-    A hypercube spreads each key alone; its columns are paired at random, so two keys can come
-    out correlated (on one benchmark draw the few-step loops met the small batches, the long
-    loops the large ones, and no design point had many steps). Of ``candidates`` seeded
-    hypercubes the one whose projections onto every pair of keys are spread best is kept, the
-    root counted as a fixed point: the maximum-projection criterion (Joseph, Gul & Ba 2015)
-    restricted to two-dimensional projections,
-
-        ψ₂ = Σ_{i<j} Σ_{k<l} 1 / (d_k(x_i, x_j)² d_l(x_i, x_j)²),
-
-    d_k = (|l_ik − l_jk| + 1) / L_k for a key of L_k levels (their 2020 form for discrete
-    factors) and |u_ik − u_jk| + 1/n for a continuous one (read as its n strata). The full
-    criterion's product over every key lets six other keys hide a shared cell of two; with
-    seven points nothing beyond pairs can be filled anyway.
+    Of ``candidates`` seeded hypercubes the one with the smallest maximum-projection criterion
+    (Joseph, Gul & Ba 2015; their 2020 form for discrete factors) is kept, the root counted as a
+    fixed point:  ψ = Σ_{i<j} 1 / Π_k d_k(x_i, x_j)²,  d_k = (|l_ik − l_jk| + 1) / L_k for a key of
+    L_k levels, and |u_ik − u_jk| + 1/n for a continuous one (read as the hypercube's n strata, so
+    that two points close on one continuous key do not outweigh a shared cell of two others). A Latin hypercube spreads each key
+    alone; two points that share a cell of any pair (or larger set) of keys make the product
+    small, so the kept design also spreads every projection — with seven points, which corner of
+    two choice keys holds the good runs is what decides a budget of eight.
     """
     if n <= 0 or not ctx.space.dims:
         return []
@@ -142,7 +137,7 @@ def _design(ctx: Context, n: int, candidates: int = 128) -> list[dict[str, Any]]
     best, best_psi = None, math.inf
     for _ in range(max(candidates, 1)):
         units = [[(s + rng.random()) / n for s in rng.sample(range(n), n)] for _ in dims]
-        psi = _pair_projection(dims, [fixed] + [[col[i] for col in units] for i in range(n)])
+        psi = _maxpro(dims, [fixed] + [[col[i] for col in units] for i in range(n)])
         if psi < best_psi:
             best, best_psi = units, psi
     columns = {d.key: [_value_at(d, u) for u in col] for d, col in zip(dims, best)}
@@ -150,26 +145,28 @@ def _design(ctx: Context, n: int, candidates: int = 128) -> list[dict[str, Any]]
              if ctx.space.dims[k].canonical(col[i]) != root.get(k)} for i in range(n)]
 
 
-def _pair_projection(dims: list[Any], points: list[list[float]]) -> float:
-    """ψ₂ of ``points`` (unit positions, the first the root, whose choice positions are read as
-    its level; the others' as the hypercube maps them to levels)."""
-    n = len(points) - 1
-
+def _maxpro(dims: list[Any], points: list[list[float]]) -> float:
+    """The maximum-projection criterion of ``points`` (unit positions; the root's choice
+    positions are read as its level). Computed in logs: a product of eight small distances
+    underflows."""
     def coord(d: Any, u: float, is_root: bool) -> float:
         if d.kind == "interval":
             return u
         levels = len(d.choices)
         return round(u * (levels - 1)) if is_root else min(int(u * levels), levels - 1)
 
+    n = len(points) - 1
     rows = [[coord(d, u, i == 0) for d, u in zip(dims, p)] for i, p in enumerate(points)]
-    total = 0.0
+    logs = []
     for i in range(len(rows)):
         for j in range(i):
-            inv = [1.0 / (abs(a - b) + 1 / n if d.kind == "interval" else (abs(a - b) + 1) / len(d.choices)) ** 2
-                   for d, a, b in zip(dims, rows[i], rows[j])]
-            # Σ_{k<l} a_k a_l from the sum and the sum of squares, O(keys) per pair of points.
-            total += (sum(inv) ** 2 - sum(v * v for v in inv)) / 2
-    return total
+            total = 0.0
+            for d, a, b in zip(dims, rows[i], rows[j]):
+                dist = abs(a - b) + 1 / n if d.kind == "interval" else (abs(a - b) + 1) / len(d.choices)
+                total += -2.0 * math.log(max(dist, 1e-9))
+            logs.append(total)
+    top = max(logs, default=0.0)
+    return top + math.log(sum(math.exp(x - top) for x in logs)) if logs else 0.0
 
 
 def _value_at(dim: Any, u: float) -> Any:
