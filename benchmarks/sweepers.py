@@ -281,30 +281,30 @@ def markdown(curves: list[dict], held: list[dict], budgets: list[int], held_budg
 def _paired(curves: list[dict], budgets: list[int]) -> str:
     """Paired differences of best-so-far, ucb_llm minus each other method: mean ± sd over the
     repetitions both ran, and the standard error of that mean (sd / √reps)."""
-    index = {(r["method"], r["regime"], r["rep"], r["n"]): r["best_so_far"] for r in curves}
-    out = ["| regime | ucb_llm − | " + " | ".join(f"@{b} mean ± sd (s.e.)" for b in budgets) + " |",
-           "|---|---|" + "---|" * len(budgets)]
-    for regime in dict.fromkeys(r["regime"] for r in curves):
-        reps = sorted({r["rep"] for r in curves if r["regime"] == regime})
-        for other in dict.fromkeys(r["method"] for r in curves if r["method"] != "ucb_llm"):
-            cells = []
-            for b in budgets:
-                diffs = [index[("ucb_llm", regime, k, b)] - index[(other, regime, k, b)] for k in reps
-                         if ("ucb_llm", regime, k, b) in index and (other, regime, k, b) in index]
-                diffs = [d for d in diffs if math.isfinite(d)]
-                if not diffs:
-                    cells.append("–")
-                    continue
-                sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-                cells.append(f"{statistics.fmean(diffs):+.4f} ± {sd:.4f} ({sd / math.sqrt(len(diffs)):.4f})")
-            out.append(f"| `{regime}` | {other} | " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    def cell(pairs: list[tuple[float, float]]) -> str:
+        diffs = [a - c for a, c in pairs if math.isfinite(a - c)]
+        if not diffs:
+            return "–"
+        sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+        return f"{statistics.fmean(diffs):+.4f} ± {sd:.4f} ({sd / math.sqrt(len(diffs)):.4f})"
+
+    return _against_ucb(curves, budgets, "ucb_llm −", "@{} mean ± sd (s.e.)", cell)
 
 
 def _wins(curves: list[dict], budgets: list[int]) -> str:
-    """Paired wins of ucb_llm over each other method, per regime and budget."""
+    """Paired wins of ucb_llm over each other method, per regime and budget (ties count half)."""
+    def cell(pairs: list[tuple[float, float]]) -> str:
+        score = sum(1.0 if a > c else 0.5 if a == c else 0.0 for a, c in pairs)
+        return f"{score:g}/{len(pairs)}"
+
+    return _against_ucb(curves, budgets, "ucb_llm vs", "wins @{}", cell)
+
+
+def _against_ucb(curves: list[dict], budgets: list[int], corner: str, column: str, cell) -> str:
+    """A table with one row per (regime, other method) and one column per budget; each cell is
+    ``cell`` of the (ucb_llm, other) best-so-far pairs of the repetitions both ran."""
     index = {(r["method"], r["regime"], r["rep"], r["n"]): r["best_so_far"] for r in curves}
-    out = ["| regime | ucb_llm vs | " + " | ".join(f"wins @{b}" for b in budgets) + " |",
+    out = [f"| regime | {corner} | " + " | ".join(column.format(b) for b in budgets) + " |",
            "|---|---|" + "---|" * len(budgets)]
     for regime in dict.fromkeys(r["regime"] for r in curves):
         reps = sorted({r["rep"] for r in curves if r["regime"] == regime})
@@ -313,9 +313,7 @@ def _wins(curves: list[dict], budgets: list[int]) -> str:
             for b in budgets:
                 pairs = [(index.get(("ucb_llm", regime, k, b)), index.get((other, regime, k, b)))
                          for k in reps]
-                pairs = [(a, c) for a, c in pairs if a is not None and c is not None]
-                score = sum(1.0 if a > c else 0.5 if a == c else 0.0 for a, c in pairs)
-                cells.append(f"{score:g}/{len(pairs)}")
+                cells.append(cell([(a, c) for a, c in pairs if a is not None and c is not None]))
             out.append(f"| `{regime}` | {other} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
