@@ -225,8 +225,8 @@ def test_the_maximum_projection_criterion_matches_a_direct_computation():
 
 def test_the_initial_design_spreads_every_pair_of_keys():
     """Seven design points and the root in a 4 x 4 grid of two choice keys: the kept hypercube
-    puts the eight in (nearly) eight cells — a plain one shares a cell twice in 20 seeds on
-    average (7.1 cells) — so a good corner of the pair is seldom missed."""
+    puts the eight in (nearly) eight cells, where one plain hypercube fills 7.1 on average, so a
+    good corner of the pair is seldom missed."""
     from neuralgraph.explore.proposers.model_based import _design
 
     space = parse_space({"training.batch_size": "choice(8, 16, 32, 64)",

@@ -8,9 +8,10 @@ queued), and a ``principle`` slot replicates the best node where that pays.
 
 Before the model proposes, the regime gets an initial design of ``design_runs`` runs: the block
 root, then points of a Latin hypercube over every key of the space (seeded; of many such, the
-one whose projections onto every subset of keys are spread best), each a child of the root. A model fitted on a handful of one- or two-key moves from one config sees little of the
-space; the design is what a Bayesian optimiser starts from, and what random search would have
-tried by then (TPE's first ten trials are random). Only these design points may change more than
+one with the best maximum-projection criterion), each a child of the root. A model fitted on a
+handful of one- or two-key moves from one config sees little of the space; the design is what
+a Bayesian optimiser starts from, and what random search would have tried by then (TPE's first
+ten trials are random). Only these design points may change more than
 ``max_keys`` keys. Where the design leaves some dimension unmoved (``design_runs`` small), each
 later round's ``explore`` slot first moves up to ``max_keys`` of those no config of the regime has
 moved yet, far from its UCB parent, until every dimension has been moved once: the model cannot
@@ -123,10 +124,10 @@ def _design(ctx: Context, n: int, candidates: int = 128) -> list[dict[str, Any]]
     (Joseph, Gul & Ba 2015; their 2020 form for discrete factors) is kept, the root counted as a
     fixed point:  ψ = Σ_{i<j} 1 / Π_k d_k(x_i, x_j)²,  d_k = (|l_ik − l_jk| + 1) / L_k for a key of
     L_k levels, and |u_ik − u_jk| + 1/n for a continuous one (read as the hypercube's n strata, so
-    that two points close on one continuous key do not outweigh a shared cell of two others). A Latin hypercube spreads each key
-    alone; two points that share a cell of any pair (or larger set) of keys make the product
-    small, so the kept design also spreads every projection — with seven points, which corner of
-    two choice keys holds the good runs is what decides a budget of eight.
+    that two points close on one continuous key do not outweigh a shared cell of two others).
+    A Latin hypercube spreads each key alone; two points that share a cell of several keys make
+    the product small. With seven points, whether one lands in the good corner of two choice keys
+    is what decides a budget of eight.
     """
     if n <= 0 or not ctx.space.dims:
         return []
