@@ -395,6 +395,53 @@ def test_the_sweeper_benchmark_combines_repetitions_run_apart(tmp_path, monkeypa
         bench.main(["--combine", str(tmp_path / "work"), "--out", str(tmp_path / "x")])
 
 
+def test_the_sweeper_benchmark_replays_a_regime_from_its_run_cache(tmp_path, monkeypatch):
+    """--replay trains nothing: every evaluation comes from a surrogate of the cached runs, the
+    same config always gives the same draw, and the surrogate keeps the landscape's order."""
+    trained = []
+    bench = toy_benchmark(monkeypatch, trained)
+    bench.main(["--regimes", "toy", "--reps", "0", "1", "2", "--budget", "8", "--budgets", "8",
+                "--held-out-budgets", "8", "--held-out-seeds", "7", "--out", str(tmp_path / "real"),
+                "--work", str(tmp_path / "work")])
+    cache = tmp_path / "work" / "cache" / "toy.jsonl"
+    before = len(trained)
+    argv = ["--regimes", "toy", "--reps", "5", "6", "--budget", "8", "--budgets", "8", "--held-out-budgets", "8",
+            "--held-out-seeds", "7", "--replay", str(cache), "--work", str(tmp_path / "replay")]
+    first = bench.main(argv + ["--out", str(tmp_path / "a")])
+    again = bench.main(argv + ["--out", str(tmp_path / "b")])
+    assert len(trained) == before and len(first) == 3 * 2 * 8
+    assert [r["reward"] for r in first] == [r["reward"] for r in again]
+    assert "Replay: no run trained" in (tmp_path / "a" / "sweepers.md").read_text()
+
+    replay = bench.Replay("toy", tmp_path / "w", [], {}, [cache])
+    near, far = (replay([f"training.lr_k={lr}", "training.seed=9"])["score"] for lr in (3e-3, 2e-4))
+    assert near > far  # bowl: 1 − 100·|lr_k − 3e-3|, i.e. 1.0 against 0.72
+    assert bench.nines(0.99) == pytest.approx(2.0) and bench.nines(1.0) == pytest.approx(6.0)
+
+
+def test_the_replay_refuses_caches_it_cannot_model(tmp_path, monkeypatch):
+    bench = toy_benchmark(monkeypatch, [])
+    single = tmp_path / "toy.jsonl"  # twelve configs, each with one training seed
+    single.write_text("".join(json.dumps({"key": json.dumps([f"training.lr_k={1e-4 * (i + 1)}", "training.seed=0"]),
+                                          "metrics": {"score": 0.5 + 0.01 * i}}) + "\n" for i in range(12)))
+    common = ["--regimes", "toy", "--reps", "0", "--budget", "4", "--out", str(tmp_path / "o"),
+              "--work", str(tmp_path / "w")]
+    with pytest.raises(SystemExit, match="two training seeds"):
+        bench.main(common + ["--replay", str(single)])
+    other = tmp_path / "tiny_signal.jsonl"
+    other.write_text(single.read_text())
+    with pytest.raises(SystemExit, match="run cache of toy"):
+        bench.main(common + ["--replay", str(other)])
+    with pytest.raises(SystemExit, match="needs 10 or more"):
+        bench.Replay("toy", tmp_path / "w", ["training.batch_size=4"], {}, [single])
+    counts = tmp_path / "counts" / "toy.jsonl"  # a reward that is not an R²: modelled as it is
+    counts.parent.mkdir()
+    counts.write_text("".join(json.dumps({"key": json.dumps([f"training.lr_k={1e-4 * (i % 6 + 1)}", f"training.seed={i}"]),
+                                          "metrics": {"score": 10.0 + i % 6}}) + "\n" for i in range(12)))
+    replay = bench.Replay("toy", tmp_path / "w", [], {}, [counts])
+    assert replay.scale == "raw" and replay.noise == pytest.approx(0.0)
+
+
 def test_tpe_default_starts_from_the_regimes_own_config_as_ucb_llm_does(tmp_path, monkeypatch):
     bench = toy_benchmark(monkeypatch, [])
     argv = ["--regimes", "toy", "--reps", "0", "--budget", "4", "--budgets", "4",
