@@ -214,16 +214,19 @@ class Replay(Objective):
         self.n_runs, self.n_configs, self.n_replicated = len(rows), len(groups), len(replicated)
 
     def _cached_runs(self, caches: list[Path]) -> list[tuple[dict[str, str], int, float]]:
-        """(config of the space's keys, training seed, reward) of every usable cached run."""
-        prefix, out = sorted(self.extra), []
+        """(config of the space's keys, training seed, reward) of every usable cached run; a run
+        found in several caches (same overrides, same seed) counts once."""
+        prefix, out, seen = sorted(self.extra), [], set()
         for path in caches:
             if not path.exists():
                 raise SystemExit(f"--replay {path}: no such run cache (a WORK/cache/<regime>.jsonl)")
             for line in path.read_text().splitlines():
                 rec = json.loads(line)
                 key, reward = json.loads(rec["key"]), rec["metrics"].get(self.reward_key)
-                if key[: len(prefix)] != prefix or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+                if (rec["key"] in seen or key[: len(prefix)] != prefix
+                        or not isinstance(reward, (int, float)) or not math.isfinite(reward)):
                     continue
+                seen.add(rec["key"])
                 config = self._config(key[len(prefix):])
                 if config is not None:
                     out.append((config, int(config.pop("training.seed", 0)), float(reward)))

@@ -416,6 +416,8 @@ def test_the_sweeper_benchmark_replays_a_regime_from_its_run_cache(tmp_path, mon
     replay = bench.Replay("toy", tmp_path / "w", [], {}, [cache])
     near, far = (replay([f"training.lr_k={lr}", "training.seed=9"])["score"] for lr in (3e-3, 2e-4))
     assert near > far  # bowl: 1 − 100·|lr_k − 3e-3|, i.e. 1.0 against 0.72
+    twice = bench.Replay("toy", tmp_path / "w", [], {}, [cache, cache])  # one run, one observation
+    assert (twice.n_runs, twice.noise) == (replay.n_runs, pytest.approx(replay.noise))
     assert bench.nines(0.99) == pytest.approx(2.0) and bench.nines(1.0) == pytest.approx(6.0)
 
 
