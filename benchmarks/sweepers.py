@@ -156,6 +156,8 @@ class Objective:
 # ---- replay: a surrogate of the regime instead of its training runs ------------------------
 #: Rewards at or above 1 − this read as this many nines at most (an exact R² of 1 stays finite).
 NINES_FLOOR = 1e-6
+#: Fewest cached runs in a leaf of the surrogate's trees.
+REPLAY_LEAF = 2
 
 
 def nines(reward: float) -> float:
@@ -208,7 +210,7 @@ class Replay(Objective):
                              "benchmark's held-out retraining makes them)")
         self.noise = math.sqrt(sum(np.var(v) * len(v) for v in replicated)
                                / sum(len(v) - 1 for v in replicated))
-        self.model = ExtraTreesRegressor(n_estimators=200, min_samples_leaf=2, random_state=0, n_jobs=1)
+        self.model = ExtraTreesRegressor(n_estimators=200, min_samples_leaf=REPLAY_LEAF, random_state=0, n_jobs=1)
         self.fit_r2 = float(np.mean(cross_val_score(self.model, x, y, cv=5, scoring="r2")))
         self.model.fit(x, y)
         self.n_runs, self.n_configs, self.n_replicated = len(rows), len(groups), len(replicated)
