@@ -176,7 +176,7 @@ class Replay(Objective):
     else as they are. A draw is a fixed function of the run's overrides, as a cached run is, so
     the methods see one landscape and a repeated config its one value. Many repetitions then cost
     seconds each: a proposer change can be compared where the real benchmark's spread over
-    repetitions (a paired sd of 0.03-0.07 on oscillatory_rank50) leaves it undecided; the
+    repetitions (a paired sd of 0.03-0.10 on oscillatory_rank50) leaves it undecided; the
     real benchmark stays the judge, the replay says where to look.
     """
 
@@ -196,12 +196,12 @@ class Replay(Objective):
         if len(rows) < 10:
             raise SystemExit(f"--replay: {len(rows)} cached runs of {regime} with overrides "
                              f"{sorted(extra)} and values inside the space; a surrogate needs 10 or more")
-        rewards = [r for _, _, r in rows]
+        rewards = [r for _, r in rows]
         self.scale = "nines" if max(rewards) <= 1.0 else "raw"
         y = np.array([self._forward(r) for r in rewards])
-        x = np.array([self._features(config) for config, _, _ in rows])
+        x = np.array([self._features(config) for config, _ in rows])
         groups: dict[tuple, list[float]] = {}
-        for (config, _, _), value in zip(rows, y):
+        for (config, _), value in zip(rows, y):
             groups.setdefault(tuple(sorted(config.items())), []).append(float(value))
         replicated = [v for v in groups.values() if len(v) > 1]
         if not replicated:
@@ -210,14 +210,15 @@ class Replay(Objective):
                              "benchmark's held-out retraining makes them)")
         self.noise = math.sqrt(sum(np.var(v) * len(v) for v in replicated)
                                / sum(len(v) - 1 for v in replicated))
-        self.model = ExtraTreesRegressor(n_estimators=200, min_samples_leaf=REPLAY_LEAF, random_state=0, n_jobs=1)
+        self.model = ExtraTreesRegressor(n_estimators=200, min_samples_leaf=REPLAY_LEAF, random_state=0,
+                                         n_jobs=1)
         self.fit_r2 = float(np.mean(cross_val_score(self.model, x, y, cv=5, scoring="r2")))
         self.model.fit(x, y)
         self.n_runs, self.n_configs, self.n_replicated = len(rows), len(groups), len(replicated)
 
-    def _cached_runs(self, caches: list[Path]) -> list[tuple[dict[str, str], int, float]]:
-        """(config of the space's keys, training seed, reward) of every usable cached run; a run
-        found in several caches (same overrides, same seed) counts once."""
+    def _cached_runs(self, caches: list[Path]) -> list[tuple[dict[str, str], float]]:
+        """(config of the space's keys, reward) of every usable cached run (the seed left out); a
+        run found in several caches (same overrides, same seed) counts once."""
         prefix, out, seen = sorted(self.extra), [], set()
         for path in caches:
             if not path.exists():
@@ -231,7 +232,8 @@ class Replay(Objective):
                 seen.add(rec["key"])
                 config = self._config(key[len(prefix):])
                 if config is not None:
-                    out.append((config, int(config.pop("training.seed", 0)), float(reward)))
+                    config.pop("training.seed")
+                    out.append((config, float(reward)))
         return out
 
     def _config(self, overrides: list[str]) -> dict[str, str] | None:

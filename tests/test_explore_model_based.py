@@ -421,11 +421,17 @@ def test_the_sweeper_benchmark_replays_a_regime_from_its_run_cache(tmp_path, mon
     assert bench.nines(0.99) == pytest.approx(2.0) and bench.nines(1.0) == pytest.approx(6.0)
 
 
+def write_cache(path, runs):
+    """A run cache as benchmarks/sweepers.py writes it: one (overrides, score) per line."""
+    path.write_text("".join(json.dumps({"key": json.dumps(overrides), "metrics": {"score": score}}) + "\n"
+                            for overrides, score in runs))
+
+
 def test_the_replay_refuses_caches_it_cannot_model(tmp_path, monkeypatch):
     bench = toy_benchmark(monkeypatch, [])
     single = tmp_path / "toy.jsonl"  # twelve configs, each with one training seed
-    single.write_text("".join(json.dumps({"key": json.dumps([f"training.lr_k={1e-4 * (i + 1)}", "training.seed=0"]),
-                                          "metrics": {"score": 0.5 + 0.01 * i}}) + "\n" for i in range(12)))
+    write_cache(single, [([f"training.lr_k={1e-4 * (i + 1)}", "training.seed=0"], 0.5 + 0.01 * i)
+                         for i in range(12)])
     common = ["--regimes", "toy", "--reps", "0", "--budget", "4", "--out", str(tmp_path / "o"),
               "--work", str(tmp_path / "w")]
     with pytest.raises(SystemExit, match="two training seeds"):
@@ -438,8 +444,8 @@ def test_the_replay_refuses_caches_it_cannot_model(tmp_path, monkeypatch):
         bench.Replay("toy", tmp_path / "w", ["training.batch_size=4"], {}, [single])
     counts = tmp_path / "counts" / "toy.jsonl"  # a reward that is not an R²: modelled as it is
     counts.parent.mkdir()
-    counts.write_text("".join(json.dumps({"key": json.dumps([f"training.lr_k={1e-4 * (i % 6 + 1)}", f"training.seed={i}"]),
-                                          "metrics": {"score": 10.0 + i % 6}}) + "\n" for i in range(12)))
+    write_cache(counts, [([f"training.lr_k={1e-4 * (i % 6 + 1)}", f"training.seed={i}"], 10.0 + i % 6)
+                         for i in range(12)])
     replay = bench.Replay("toy", tmp_path / "w", [], {}, [counts])
     assert replay.scale == "raw" and replay.noise == pytest.approx(0.0)
 
