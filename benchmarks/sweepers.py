@@ -223,9 +223,13 @@ class Replay(Objective):
         for path in caches:
             if not path.exists():
                 raise SystemExit(f"--replay {path}: no such run cache (a WORK/cache/<regime>.jsonl)")
-            for line in path.read_text().splitlines():
-                rec = json.loads(line)
-                key, reward = json.loads(rec["key"]), rec["metrics"].get(self.reward_key)
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                try:
+                    rec = json.loads(line)
+                    key, reward = json.loads(rec["key"]), rec["metrics"].get(self.reward_key)
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise SystemExit(f"--replay {path}, line {number}: not a run-cache record "
+                                     f'({{"key": ..., "metrics": {{...}}}}): {exc}') from exc
                 if (rec["key"] in seen or key[: len(prefix)] != prefix
                         or not isinstance(reward, (int, float)) or not math.isfinite(reward)):
                     continue
@@ -279,11 +283,35 @@ class Replay(Objective):
             self.cache[key] = {self.reward_key: self._back(mean + self.noise * draw.standard_normal())}
         return dict(self.cache[key])
 
-    def describe(self) -> str:
-        return (f"Replay: no run trained; every evaluation drawn from a surrogate fitted on "
+    def random_rewards(self, n: int, seed: int = 0) -> np.ndarray:
+        """Draws at ``n`` configs uniform over the space (log keys uniform in log, choices
+        equally likely), as random search asks for them; training seeds 0-9 in turn."""
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            values = [d.from_unit(rng.random()) if d.kind == "interval"
+                      else d.choices[rng.integers(len(d.choices))] for d in self.dims]
+            overrides = [f"{d.key}={v}" for d, v in zip(self.dims, values)]
+            out.append(self(overrides + [f"training.seed={i % 10}"])[self.reward_key])
+        return np.asarray(out)
+
+    def describe(self, real_random: list[float] | None = None) -> str:
+        """What the surrogate was fitted on, and, given the rewards of real random-search runs,
+        how the best of 8 random configs compares on the surrogate and on those runs."""
+        text = (f"Replay: no run trained; every evaluation drawn from a surrogate fitted on "
                 f"{self.n_runs} cached runs ({self.n_configs} configs, {self.n_replicated} run with two "
                 f"or more seeds), reward modelled on the {self.scale} scale, 5-fold cross-validated "
                 f"R² {self.fit_r2:.3f}, seed noise sd {self.noise:.3f} on that scale.")
+        if real_random:
+            draws = self.random_rewards(2000)
+            real = np.asarray(real_random, dtype=float)
+            real = real[np.isfinite(real)]
+            rng = np.random.default_rng(0)
+            best8 = [float(np.mean([rng.choice(v, 8).max() for _ in range(2000)])) for v in (draws, real)]
+            text += (f" Calibration against {len(real)} real random-search runs: expected best of 8 "
+                     f"random configs {best8[0]:.3f} on the surrogate, {best8[1]:.3f} resampled from the "
+                     f"real runs; 90th percentile {np.quantile(draws, 0.9):.3f} / {np.quantile(real, 0.9):.3f}.")
+        return text
 
 
 # ---- the methods -----------------------------------------------------------------------------
@@ -531,6 +559,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--replay", nargs="+", type=Path, metavar="CACHE", help="train nothing: draw every "
                    "evaluation from a surrogate fitted on these run caches (WORK/cache/<regime>.jsonl "
                    "of earlier benchmarks with the same --override list); see Replay")
+    p.add_argument("--replay-against", nargs="*", type=Path, default=[], metavar="CSV",
+                   help="with --replay: sweepers.csv files of real benchmarks whose random-search "
+                   "rewards the surrogate is compared with (written under the table)")
     p.add_argument("--combine", nargs="+", type=Path, metavar="DIR", help="train nothing: merge the "
                    "sweepers.csv / held_out.csv of earlier --out folders (e.g. repetitions run on "
                    "several machines) into one table and figure in --out")
@@ -586,6 +617,11 @@ def combine(dirs: list[Path], out: Path, budgets: list[int], held_budgets: list[
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse(argv)
+    if args.replay_against and not args.replay:
+        raise SystemExit("--replay-against compares a replay with real runs: give --replay CACHE.jsonl too")
+    for path in args.replay_against:
+        if not path.exists():
+            raise SystemExit(f"--replay-against {path}: no such file (a sweepers.csv of this script)")
     if args.combine:
         return combine(args.combine, args.out, args.budgets, args.held_out_budgets, args.held_out_seeds)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -596,7 +632,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         obj = (Replay(regime, args.work, extra, space, replay_caches(args.replay, regime)) if args.replay
                else Objective(regime, args.work, extra, space))
         if args.replay:
-            notes.append(f"`{regime}`: {obj.describe()}")
+            real = [r["reward"] for path in args.replay_against for r in read_csv(path)
+                    if r["method"] == "random" and r["regime"] == regime]
+            notes.append(f"`{regime}`: {obj.describe(real)}")
         for rep in args.reps:
             for method in args.methods:
                 t0 = time.perf_counter()

@@ -412,6 +412,10 @@ def test_the_sweeper_benchmark_replays_a_regime_from_its_run_cache(tmp_path, mon
     assert len(trained) == before and len(first) == 3 * 2 * 8
     assert [r["reward"] for r in first] == [r["reward"] for r in again]
     assert "Replay: no run trained" in (tmp_path / "a" / "sweepers.md").read_text()
+    calibrated = bench.main(argv + ["--out", str(tmp_path / "c"),
+                                    "--replay-against", str(tmp_path / "real" / "sweepers.csv")])
+    assert [r["reward"] for r in calibrated] == [r["reward"] for r in first]
+    assert "Calibration against 24 real random-search runs" in (tmp_path / "c" / "sweepers.md").read_text()
 
     replay = bench.Replay("toy", tmp_path / "w", [], {}, [cache])
     near, far = (replay([f"training.lr_k={lr}", "training.seed=9"])["score"] for lr in (3e-3, 2e-4))
@@ -427,6 +431,13 @@ def write_cache(path, runs):
                             for overrides, score in runs))
 
 
+def write_bad(path):
+    path.parent.mkdir(parents=True)
+    good = {"key": json.dumps(["training.seed=0"]), "metrics": {"score": 0.5}}
+    path.write_text(json.dumps(good) + "\nnot json\n")
+    return path
+
+
 def test_the_replay_refuses_caches_it_cannot_model(tmp_path, monkeypatch):
     bench = toy_benchmark(monkeypatch, [])
     single = tmp_path / "toy.jsonl"  # twelve configs, each with one training seed
@@ -440,6 +451,12 @@ def test_the_replay_refuses_caches_it_cannot_model(tmp_path, monkeypatch):
     other.write_text(single.read_text())
     with pytest.raises(SystemExit, match="run cache of toy"):
         bench.main(common + ["--replay", str(other)])
+    with pytest.raises(SystemExit, match="line 2: not a run-cache record"):
+        bench.main(common + ["--replay", str(write_bad(tmp_path / "bad" / "toy.jsonl"))])
+    with pytest.raises(SystemExit, match="give --replay"):
+        bench.main(common + ["--replay-against", str(tmp_path / "o.csv")])
+    with pytest.raises(SystemExit, match="no such file"):
+        bench.main(common + ["--replay", str(single), "--replay-against", str(tmp_path / "none.csv")])
     with pytest.raises(SystemExit, match="needs 10 or more"):
         bench.Replay("toy", tmp_path / "w", ["training.batch_size=4"], {}, [single])
     counts = tmp_path / "counts" / "toy.jsonl"  # a reward that is not an R²: modelled as it is
