@@ -291,7 +291,7 @@ class Replay(Objective):
         for i in range(n):
             values = [d.from_unit(rng.random()) if d.kind == "interval"
                       else d.choices[rng.integers(len(d.choices))] for d in self.dims]
-            overrides = [f"{d.key}={v}" for d, v in zip(self.dims, values)]
+            overrides = [f"{d.key}={d.canonical(v)}" for d, v in zip(self.dims, values)]
             out.append(self(overrides + [f"training.seed={i % 10}"])[self.reward_key])
         return np.asarray(out)
 
