@@ -135,6 +135,15 @@ class SubstrateForm(str, Enum):
     log = "log"  # ln f = g(ln(c / c_scale + eps) / LOG_WIDTH, s): c^s is a line in ln c, f -> 0 as c -> 0
 
 
+class SInit(str, Enum):
+    """Learned S: where the coefficients start."""
+
+    random = "random"  # N(0, S_init_scale^2) per edge
+    # From the known graph alone: every substrate -S_init_scale, the other edges of the reaction
+    # share the consumed mass evenly (each column sums to 0), as a chemist would first write it.
+    roles = "roles"
+
+
 class SubstrateOrders(str, Enum):
     """Learned S: where the substrate order |s| fed to MLP_sub comes from."""
 
@@ -160,7 +169,8 @@ class MetabolismModel:
     # Learned S: the reaction order |s| fed to MLP_sub is |S| of the same edge (tied) or a separate
     # learnable magnitude per substrate edge, starting at 1 (free; the older reference's sto_sub)
     substrate_orders: SubstrateOrders = SubstrateOrders.tied
-    S_init_scale: float = 0.1  # learned S starts at N(0, S_init_scale^2) per edge
+    S_init: SInit = SInit.random  # learned S starts random, or from the substrate/product roles
+    S_init_scale: float = 0.1  # random: std of the start; roles: the substrates' start magnitude
     # Learned S: substrate edges (known from the graph) stay <= 0 and all other edges >= 0
     # (projection after every step; the initial signs follow the same rule).
     S_sign_constraint: bool = False

@@ -17,7 +17,7 @@ import torch
 
 from neuralgraph.errors import ConfigError
 from neuralgraph.families.metabolism import oracle
-from neuralgraph.families.metabolism.config import IntegerLoss, MetabolismModel, MetabolismTraining
+from neuralgraph.families.metabolism.config import IntegerLoss, MetabolismModel, MetabolismTraining, SInit
 from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
 from neuralgraph.metrics.stoichiometry import duplicate_reactions, mincoef_gauge, stoichiometry_scores
 
@@ -43,7 +43,7 @@ def candidate_edges(arrays: Mapping[str, np.ndarray], extra_fraction: float, see
 def learned_graph(
     arrays: Mapping[str, np.ndarray], model: MetabolismModel, seed: int, gen: torch.Generator,
 ) -> tuple[Graph, torch.Tensor]:
-    """The model's graph with S learned, and the initial coefficients S_e ~ N(0, S_init_scale²)."""
+    """The model's graph with S learned, and the initial coefficients (``model.S_init``)."""
     edge_met, edge_rxn = candidate_edges(arrays, model.extra_edge_fraction, seed)
     substrates = set(zip(arrays["sub_met"].tolist(), arrays["sub_rxn"].tolist()))
     missing = substrates - set(zip(edge_met.tolist(), edge_rxn.tolist()))
@@ -52,8 +52,26 @@ def learned_graph(
             f"model.learn_stoichiometry needs every substrate to have a non-zero net coefficient; "
             f"{len(missing)} substrate edges have S_ij = 0 (e.g. {sorted(missing)[:3]})"
         )
-    init = torch.randn(len(edge_met), generator=gen) * model.S_init_scale
+    if model.S_init is SInit.roles:
+        is_sub = np.array([edge in substrates for edge in zip(edge_met.tolist(), edge_rxn.tolist())], dtype=bool)
+        init = torch.as_tensor(model.S_init_scale * role_coefficients(edge_rxn, is_sub, arrays["S"].shape[1]))
+    else:
+        init = torch.randn(len(edge_met), generator=gen) * model.S_init_scale
     return Graph.from_arrays(arrays, edges=(edge_met, edge_rxn)), init
+
+
+def role_coefficients(edge_rxn: np.ndarray, is_substrate: np.ndarray, n_rxn: int) -> np.ndarray:
+    """The stoichiometry the graph alone suggests: −1 on every substrate edge, and n_sub / n_other
+    on every other edge of the reaction, so that each column sums to 0 (mass conservation).
+
+    Random starts let the sign constraint pin substrate coefficients at 0 early on, where they
+    stay (the tied order |s| = 0 then feeds MLP_sub); this start keeps every substrate consumed.
+    A reaction without substrates keeps 0 on its edges.
+    """
+    n_sub = np.bincount(edge_rxn[is_substrate], minlength=n_rxn)
+    n_other = np.bincount(edge_rxn[~is_substrate], minlength=n_rxn)
+    share = n_sub / np.maximum(n_other, 1)
+    return np.where(is_substrate, -1.0, share[edge_rxn]).astype(np.float32)
 
 
 def identifiable_reactions(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
