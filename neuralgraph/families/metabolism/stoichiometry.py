@@ -66,7 +66,8 @@ def role_coefficients(edge_rxn: np.ndarray, is_substrate: np.ndarray, n_rxn: int
 
     Random starts let the sign constraint pin substrate coefficients at 0 early on, where they
     stay (the tied order |s| = 0 then feeds MLP_sub); this start keeps every substrate consumed.
-    A reaction without substrates keeps 0 on its edges.
+    A reaction without substrates keeps 0 on its edges; one whose every candidate edge is a
+    substrate cannot conserve mass and starts at −1 on each.
     """
     n_sub = np.bincount(edge_rxn[is_substrate], minlength=n_rxn)
     n_other = np.bincount(edge_rxn[~is_substrate], minlength=n_rxn)
