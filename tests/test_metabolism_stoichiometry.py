@@ -23,7 +23,7 @@ from neuralgraph.families.metabolism.config import (
 from neuralgraph.families.metabolism.family import MetabolismFamily
 from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
 from neuralgraph.families.metabolism.stoichiometry import (
-    candidate_edges, identifiable_reactions, participation, penalties, truth_free_headline,
+    baseline_readout, candidate_edges, identifiable_reactions, participation, penalties, truth_free_headline,
 )
 from neuralgraph.family import TrainClock
 from neuralgraph.launch import compose_regime
@@ -242,6 +242,28 @@ def test_roles_start_consumes_every_substrate_and_conserves_mass(arrays):
         compose_tiny("model.S_init=truth")
 
 
+def test_graph_only_baseline_scores_the_roles_guess():
+    # rxn 0: m0 -> m1; rxn 1: m0 + m2 -> 2 m3; rxn 2: 2 m1 + m2 -> 3 m3. The graph's guess is right
+    # for the first two and reads the third as m1 + m2 -> 2 m3.
+    S = np.zeros((4, 3))
+    S[[0, 1], 0] = [-1, 1]
+    S[[0, 2, 3], 1] = [-1, -1, 2]
+    S[[1, 2, 3], 2] = [-2, -1, 3]
+    arrays = {"S": S, "sub_met": np.array([0, 0, 2, 1, 2]), "sub_rxn": np.array([0, 1, 1, 2, 2]),
+              "sub_s": np.array([1.0, 1.0, 1.0, 2.0, 1.0])}
+    edge_met, edge_rxn = np.array([0, 1, 0, 2, 3, 1, 2, 3]), np.array([0, 0, 1, 1, 1, 2, 2, 2])
+    is_sub = np.array([True, False, True, True, False, True, True, False])
+    out = baseline_readout(arrays, edge_met, edge_rxn, is_sub)
+    true = np.array([-1, 1, -1, -1, 2, -2, -1, 3.0])
+    guess = np.array([-1, 1, -1, -1, 2, -1, -1, 2.0])
+    assert out["baseline_stoichiometry_R2"] == pytest.approx(sk_r2(true, guess), rel=1e-12)
+    # the oracle gauge rescales the third column by its least-squares factor against the truth
+    alpha = np.linalg.lstsq(guess[5:, None], true[5:], rcond=None)[0][0]
+    gauged = np.concatenate([guess[:5], alpha * guess[5:]])
+    assert out["baseline_stoichiometry_R2_oracle_gauge"] == pytest.approx(sk_r2(true, gauged), rel=1e-12)
+    assert out["baseline_stoichiometry_R2"] < out["baseline_stoichiometry_R2_oracle_gauge"] < 1.0
+
+
 def test_soft_threshold(arrays):
     fam, cfg, model, _ = build(arrays, "training.S_soft_threshold=0.05")
     before = model.sto.detach().clone()
@@ -442,6 +464,7 @@ def test_cli_tiny_S_learning(tmp_path, cli):
     assert "stoichiometry_R2_mincoef" not in metrics
     assert 0.9 < metrics["oracle_stoichiometry_R2"] <= metrics["oracle_stoichiometry_R2_oracle_gauge"] + 1e-9
     assert metrics["oracle_stoichiometry_R2_oracle_gauge"] == pytest.approx(1.0, abs=1e-6)
+    assert 0 < metrics["baseline_stoichiometry_R2"] < 1  # the graph-only floor, scored the same way
     assert np.allclose(res["S_learned"][res["edge_met"], res["edge_rxn"]], res["edge_learned"])
     for name in ("stoichiometry.png", "stoichiometry_histogram.png", "loss.png", "rollout.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000, name

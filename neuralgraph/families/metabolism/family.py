@@ -15,7 +15,8 @@ each column against the truth), ``stoichiometry_R2_all``, ``stoichiometry_R2_raw
 ``stoichiometry_r2_fit``, ``stoichiometry_sign_accuracy``, ``stoichiometry_integer_accuracy``
 (+ ``_raw``, ``_mincoef``), ``stoichiometry_precision`` / ``stoichiometry_recall`` (superset of
 edges only), ``stoichiometry_gauge_median``, ``n_unidentifiable_reactions``, the known-law oracle
-``oracle_stoichiometry_R2`` (:func:`.stoichiometry.oracle_readout`), plus the rollout and rank
+``oracle_stoichiometry_R2`` (:func:`.stoichiometry.oracle_readout`), the graph-only floor
+``baseline_stoichiometry_R2`` (:func:`.stoichiometry.baseline_readout`), plus the rollout and rank
 metrics below. Reactions sharing substrates and orders with another reaction are unidentifiable
 (:func:`duplicate_reactions`).
 
@@ -186,8 +187,9 @@ class MetabolismFamily(Family):
         if model.learn_stoichiometry:
             superset = cfg.model.extra_edge_fraction > 0
             parts = [stoichiometry.readout(model, arrays, cfg.training.sparsity_threshold, superset)]
+            edges = (model.edge_met.cpu().numpy(), model.edge_rxn.cpu().numpy())
+            metrics.update(stoichiometry.baseline_readout(arrays, *edges, model.edge_is_substrate.cpu().numpy()))
             if not cfg.simulation.flux_limit:  # the limiter makes the law non-linear in S·k (see rate_oracle)
-                edges = (model.edge_met.cpu().numpy(), model.edge_rxn.cpu().numpy())
                 parts.append(stoichiometry.oracle_readout(arrays, *edges, loss_scale(arrays, edges[0], cfg.training)))
             for metrics_part, results_part in parts:
                 metrics.update(metrics_part)

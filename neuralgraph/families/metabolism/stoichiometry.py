@@ -182,6 +182,24 @@ def oracle_readout(
     return metrics, {"oracle_edge_products": products}
 
 
+def baseline_readout(
+    arrays: Mapping[str, np.ndarray], edge_met: np.ndarray, edge_rxn: np.ndarray, is_substrate: np.ndarray,
+) -> dict[str, Any]:
+    """The floor beside the oracle's ceiling: what the known graph alone gives, with no dynamics.
+
+    The graph's guess is :func:`role_coefficients` (every substrate −1, the other edges sharing the
+    consumed mass evenly), scored exactly like the learned S. It is often close, because many true
+    columns are small and evenly split: only a learned score above ``baseline_stoichiometry_R2``
+    is something the learner took from the data.
+    """
+    n_rxn = arrays["S"].shape[1]
+    guess = role_coefficients(edge_rxn, is_substrate, n_rxn).astype(np.float64)
+    true = arrays["S"][edge_met, edge_rxn].astype(np.float64)
+    scores, _ = stoichiometry_scores(true, guess, edge_rxn, n_rxn, identifiable_reactions(arrays))
+    return {"baseline_stoichiometry_R2": scores["stoichiometry_R2_mincoef"],
+            "baseline_stoichiometry_R2_oracle_gauge": scores["stoichiometry_R2"]}
+
+
 def readout(
     model: MetabolismGNN, arrays: Mapping[str, np.ndarray], threshold: float, superset: bool,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
