@@ -198,6 +198,26 @@ def test_each_regulariser_on_a_known_S(arrays):
     assert set(fam.regularizers(model, {}, None, cfg.training, clock(0))) == {"S_integer"}
 
 
+def test_prior_pulls_S_toward_its_graph_start(arrays):
+    fam, cfg, model, _ = build(arrays, "training.coeff_S_prior=0.5")
+    start = model.sto.detach().clone()
+    assert fam.regularizers(model, {}, None, cfg.training, clock(0))["S_prior"].item() == 0.0
+    with torch.no_grad():
+        model.sto.add_(0.2)
+    prior = penalties(model, cfg.training, 0)["S_prior"]
+    assert prior.item() == pytest.approx(0.5 * 0.04 * len(start), rel=1e-5)
+    prior.backward()
+    assert torch.allclose(model.sto.grad, torch.full_like(start, 0.5 * 2 * 0.2))  # d/dS c·(S − S0)²
+    # the centre is rebuilt from the config (the graph alone), not saved, and the same for any seed
+    assert "sto_start" not in model.state_dict()
+    assert torch.equal(build(arrays, "training.seed=3")[2].sto_start, start)
+    with pytest.raises(ConfigError, match="model.S_init=roles"):
+        fam.check(compose_tiny("training.coeff_S_prior=1e-7", "model.S_init=random"))
+    with pytest.raises(ConfigError, match="coeff_S_prior=1e-07 acts on a learned S"):
+        fam.check(compose_tiny("training.coeff_S_prior=1e-7", "model.learn_stoichiometry=false",
+                               "model.S_sign_constraint=false", "training.coeff_mass_conservation=0"))
+
+
 def test_two_phase_L1_schedule(arrays):
     fam, cfg, model = known_model(arrays, "training.coeff_S_L1=0.1", "training.n_epochs_init=2", "training.first_coeff_L1=0.01")
     # the family reads the epoch from the trainer's clock

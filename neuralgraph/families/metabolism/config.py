@@ -265,6 +265,9 @@ class MetabolismTraining(TrainingBase):
     coeff_S_integer: float = 0.0  # coeff * integer penalty (see S_integer_loss)
     S_integer_loss: IntegerLoss = IntegerLoss.sin2  # sin2 | round
     coeff_mass_conservation: float = 0.0  # coeff * mean_j (sum_i S_ij)^2 over reactions with edges
+    # coeff * sum_e (S_e - S_e at the start)^2: a Gaussian prior on S centred on the graph's guess
+    # (needs model.S_init=roles); it decides only where the data leave S free (docs/stoichiometry.md)
+    coeff_S_prior: float = 0.0
     S_soft_threshold: float = 0.0  # after each step S <- sign(S) max(|S| - this, 0)  (proximal L1)
     S_grad_clip: float = 0.0  # clip the gradient of S to this L2 norm before each step (0 = off)
     # Evaluation of a learned S: a candidate edge counts as present when its gauge-fixed
@@ -273,12 +276,12 @@ class MetabolismTraining(TrainingBase):
 
     #: Keys that act on a learned S only (refused with S given, see ``MetabolismFamily.check``).
     LEARNED_S_KEYS = ("coeff_S_L1", "first_coeff_L1", "coeff_S_L2", "coeff_S_integer", "coeff_mass_conservation",
-                      "S_soft_threshold", "S_grad_clip")
+                      "coeff_S_prior", "S_soft_threshold", "S_grad_clip")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_positive(self, "sparsity_threshold", "test_window", "test_n_windows")
-        check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip")
+        check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip", "coeff_S_prior")
 
 
 SCHEMAS = {

@@ -67,7 +67,7 @@ from neuralgraph.errors import ConfigError
 from neuralgraph.families.metabolism import oracle, readout, rollout, stoichiometry
 from neuralgraph.families.metabolism import simulate as sim
 from neuralgraph.families.metabolism.config import (
-    Aggregation, LossWeight, MetabolismSimulation, MetabolismTraining, RateLaw, SubstrateOrders,
+    Aggregation, LossWeight, MetabolismSimulation, MetabolismTraining, RateLaw, SInit, SubstrateOrders,
 )
 from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
 from neuralgraph.family import Family, TrainClock, TrainData, adam_group
@@ -89,6 +89,9 @@ class MetabolismFamily(Family):
                     raise ConfigError(
                         f"training.{key}={getattr(t, key)} acts on a learned S: set model.learn_stoichiometry=true"
                     )
+        elif t.coeff_S_prior > 0 and m.S_init is not SInit.roles:
+            raise ConfigError(f"training.coeff_S_prior={t.coeff_S_prior} pulls S toward its start, which is only "
+                              "a guess with model.S_init=roles (the start is random now)")
         if m.aggregation != Aggregation.product:
             for key in ("coeff_MLP_sub_diff", "coeff_MLP_sub_norm"):
                 if getattr(t, key) > 0:

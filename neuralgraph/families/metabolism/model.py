@@ -178,6 +178,8 @@ class MetabolismGNN(nn.Module):
         if self.S_sign_constraint:  # start on the constraint: substrates negative, the others positive
             init = init.abs() * torch.where(is_sub, -1.0, 1.0)
         self.sto = nn.Parameter(init.float().clone())
+        # the centre of training.coeff_S_prior; rebuilt from the config, so not saved with the model
+        self.register_buffer("sto_start", init.float().clone(), persistent=False)
         if self.substrate_order_mode is SubstrateOrders.free:
             # a separate learnable |s| per substrate edge (the older reference's sto_sub), from 1
             self.sto_sub = nn.Parameter(torch.ones(len(graph.sub_met)))

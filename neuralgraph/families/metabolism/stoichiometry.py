@@ -108,7 +108,8 @@ def penalties(model: MetabolismGNN, t: MetabolismTraining, epoch: int) -> dict[s
 
     S_L1 = c·Σ|S_e| (first_coeff_L1 during the first n_epochs_init epochs), S_L2 = c·Σ S_e²,
     S_integer = c·mean sin²(πS_e) or c·mean (S_e − round S_e)², mass_conservation =
-    c·mean_j (Σ_i S_ij)² over reactions with candidate edges.
+    c·mean_j (Σ_i S_ij)² over reactions with candidate edges, S_prior = c·Σ(S_e − S_e⁰)² toward the
+    start S⁰ (the graph's roles guess).
     """
     terms: dict[str, torch.Tensor] = {}
     sto = model.sto
@@ -119,6 +120,8 @@ def penalties(model: MetabolismGNN, t: MetabolismTraining, epoch: int) -> dict[s
         terms["S_L2"] = t.coeff_S_L2 * sto.pow(2).sum()
     if t.coeff_S_integer > 0:
         terms["S_integer"] = t.coeff_S_integer * integer_penalty(sto, t.S_integer_loss)
+    if t.coeff_S_prior > 0:
+        terms["S_prior"] = t.coeff_S_prior * (sto - model.sto_start).pow(2).sum()
     if t.coeff_mass_conservation > 0:
         terms["mass_conservation"] = t.coeff_mass_conservation * column_sums(model).pow(2).mean()
     return terms
