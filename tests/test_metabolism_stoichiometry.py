@@ -191,7 +191,7 @@ def test_each_regulariser_on_a_known_S(arrays):
     # column sums: reaction 0 = −1 + 2 = 1, reaction 1 = 0.5 − 0.25 = 0.25
     assert terms["mass_conservation"].item() == pytest.approx(0.4 * (1 + 0.0625) / 2)
     fam, cfg, model = known_model(arrays, "training.coeff_S_integer=1", "training.S_integer_loss=round",
-                                  "training.coeff_mass_conservation=0")
+                                  "training.coeff_mass_conservation=0", "training.coeff_S_prior=0")
     assert cfg.training.S_integer_loss is IntegerLoss.round
     assert penalties(model, cfg.training, 0)["S_integer"].item() == pytest.approx((0.25 + 0.0625) / 4)
     # the regularisers go through the family's hook (the trainer's entry point)
