@@ -91,7 +91,7 @@ class MetabolismFamily(Family):
                     )
         elif t.coeff_S_prior > 0 and m.S_init is not SInit.roles:
             raise ConfigError(f"training.coeff_S_prior={t.coeff_S_prior} pulls S toward its start, which is only "
-                              "a guess with model.S_init=roles (the start is random now)")
+                              "a guess with model.S_init=roles: set that, or training.coeff_S_prior=0")
         if m.aggregation != Aggregation.product:
             for key in ("coeff_MLP_sub_diff", "coeff_MLP_sub_norm"):
                 if getattr(t, key) > 0:
