@@ -6,7 +6,10 @@ Prints simulation frames/s, training gradient steps/s at the regime's batch size
 measured in the same process (so machine load cancels out):
 
 - batched step (the whole batch as one tensor) vs one forward per sample, the reference's way;
-- MLP_sub evaluated per (metabolite, order) and gathered vs evaluated on every substrate edge.
+- MLP_sub evaluated per (metabolite, order) and gathered vs evaluated on every substrate edge
+  (S given only);
+- the trainer's whole step (regularisers, sign projection) with PyTorch's default Adam vs its fused
+  kernel (``fused=True``; not used by the trainer, since it moves every run's numbers slightly).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import time
 
 import torch
 
-from neuralgraph.family import get_family
+from neuralgraph.family import TrainClock, get_family
 from neuralgraph.launch import compose_regime
 from neuralgraph.train import resolve_device, typed
+from neuralgraph.trainer import _step, make_scheduler
 
 
 def timed(fn, repeats: int) -> float:
@@ -81,17 +85,31 @@ def main() -> None:
         log_f = torch.log(model.substrate(c[:, model.sub_met], model.sub_s) + 1e-30)
         return log_f @ model.incidence
 
+    def trainer_step(optimizer, scheduler):
+        clock = TrainClock(epoch=0, step=0, steps_per_epoch=args.steps)
+        _step(family, model, batch, data.target_scale, cfg.training, clock, optimizer, scheduler)
+
+    def adam_step_time(**kw) -> float:
+        optimizer = torch.optim.Adam(family.param_groups(model, cfg.training), **kw)
+        scheduler = make_scheduler(optimizer, cfg.training, args.steps)
+        return timed(lambda: trainer_step(optimizer, scheduler), args.steps)
+
     t_batched = timed(step_batched, args.steps)
     t_sample = timed(step_per_sample, max(10, args.steps // bs))
-    with torch.no_grad():
-        t_node = timed(f_per_node, args.steps)
-        t_edge = timed(f_per_edge, args.steps)
+    t_adam, t_fused = adam_step_time(), adam_step_time(fused=True)
+    if not model.learn_stoichiometry:
+        with torch.no_grad():
+            t_node = timed(f_per_node, args.steps)
+            t_edge = timed(f_per_edge, args.steps)
 
     print(f"regime {args.regime} on {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
     print(f"simulation: {n_frames / sim_s:,.0f} frames/s ({n_frames} frames incl. test runs, {sim_s:.1f} s)")
     print(f"training:   {1 / t_batched:,.0f} steps/s at batch {bs} ({bs / t_batched:,.0f} frames/s)")
     print(f"ratio batched / per-sample step speed: {t_sample / t_batched:.1f}x")
-    print(f"ratio per-node / per-edge MLP_sub speed: {t_edge / t_node:.1f}x")
+    if not model.learn_stoichiometry:
+        print(f"ratio per-node / per-edge MLP_sub speed: {t_edge / t_node:.1f}x")
+    print(f"trainer step: {t_adam * 1e3:.2f} ms with the default Adam, {t_fused * 1e3:.2f} ms fused "
+          f"(ratio {t_adam / t_fused:.2f}x)")
 
 
 if __name__ == "__main__":
