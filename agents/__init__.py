@@ -1,1 +1,1 @@
-"""The LLM's instruction documents, installed as the package ``neuralgraph.agents`` (see neuralgraph/resources.py)."""
+"""The shared documents the LLM reads (families keep their instruction documents in their folders), installed as ``neuralgraph.agents`` (see neuralgraph/resources.py)."""

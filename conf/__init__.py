@@ -1,1 +1,1 @@
-"""Hydra configs of NeuralGraph, installed as the package ``neuralgraph.conf`` (see neuralgraph/resources.py)."""
+"""The shared Hydra configs of NeuralGraph (families keep their own in their folders), installed as ``neuralgraph.conf`` (see neuralgraph/resources.py)."""

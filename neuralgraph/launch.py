@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from neuralgraph import resources
@@ -29,7 +29,7 @@ from neuralgraph.rundir import METRICS_JSON, RESULTS_NPZ, read_metrics
 def compose_regime(regime: str, *overrides: str) -> DictConfig:
     """The config ``python -m neuralgraph.train +regime=REGIME OVERRIDES`` would run with."""
     register_configs()
-    with initialize_config_module(config_module=resources.CONF_PACKAGE, version_base="1.3"):
+    with initialize_config_dir(config_dir=resources.CONF_SEARCH_PATH, version_base="1.3"):
         return compose("config", overrides=[f"+regime={regime}", *overrides])
 
 

@@ -178,6 +178,22 @@ def test_a_family_folder_holds_its_schemas_and_its_family(folder):
                for n in tree.body), f"{folder}.config defines no SCHEMAS"
 
 
+@pytest.mark.parametrize("folder", family_folders())
+def test_a_family_folder_holds_its_regimes_options_and_instructions(folder):
+    """Regimes, the model/training options and the LLM's documents sit in the family's folder, and
+    each YAML there composes from this family's schemas only."""
+    name = folder.rsplit(".", 1)[-1]
+    path = PACKAGE / "families" / name
+    assert list((path / "conf" / "regime").glob("*.yaml")), f"{folder} has no conf/regime/*.yaml"
+    assert list((path / "agents").glob("*.md")), f"{folder} has no agents/*.md"
+    for group in ("model", "training"):
+        assert (path / "conf" / group / f"{name}.yaml").exists(), f"{folder} has no conf/{group}/{name}.yaml"
+    others = [f.rsplit(".", 1)[-1] for f in family_folders() if f != folder]
+    for yaml in (path / "conf").rglob("*.yaml"):
+        text = yaml.read_text()
+        assert not any(f"/{other}@" in text or f": {other}\n" in text for other in others), f"{yaml} names another family"
+
+
 def test_explore_knows_no_family():
     bad = violations(("neuralgraph.explore",), ("neuralgraph.families",))
     assert not bad, "; ".join(bad)

@@ -11,7 +11,7 @@ import stat
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
 from neuralgraph import resources, rundir
 from neuralgraph.datacache import dataset_dir
@@ -101,7 +101,7 @@ def test_a_bad_key_or_value_is_named(overrides, needle, cache_dir):
 
 
 def test_an_unknown_regime_lists_the_known_ones():
-    with initialize_config_module(config_module=resources.CONF_PACKAGE, version_base="1.3"):
+    with initialize_config_dir(config_dir=resources.CONF_SEARCH_PATH, version_base="1.3"):
         with pytest.raises(Exception, match="tiny_metabolism"):
             compose("config", overrides=["+regime=no_such_regime"])
         cfg = compose("config")

@@ -9,8 +9,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from sweeper_helpers import ROOT
 
+from neuralgraph import resources
 from neuralgraph.explore.plots import named_plots, plots_to_show
-from neuralgraph.explore.prompt import agents_dir, build_prompt, load_instructions
+from neuralgraph.explore.prompt import build_prompt, load_instructions
 from neuralgraph.explore.proposers import Slot
 from neuralgraph.explore.regimes import instructions_file
 from neuralgraph.explore.space import parse_space
@@ -96,7 +97,7 @@ def test_the_llm_is_shown_the_plots_its_instructions_name_in_their_order(tmp_pat
 def test_every_plot_a_document_names_is_one_its_family_draws(document):
     drawn = {m for path in (ROOT / "neuralgraph" / "families").glob("*/plots.py")
              for m in re.findall(r'"([\w.-]+\.png)"', path.read_text())}
-    names = named_plots((agents_dir() / document).read_text())
+    names = named_plots(resources.instruction_document(document).read_text())
     assert names and set(names) <= drawn, set(names) - drawn
 
 

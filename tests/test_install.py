@@ -9,7 +9,6 @@ does not run this environment's own ``.pth`` files, so the editable checkout sta
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import os
 import shutil
@@ -71,11 +70,15 @@ def installed(wheel, tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
 def test_the_wheel_carries_every_module_config_document_and_the_connectome(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {str(p.relative_to(REPO)) for p in (REPO / "neuralgraph").rglob("*.py")}
+    families = REPO / "neuralgraph" / "families"
     configs = {"neuralgraph/" + str(p.relative_to(REPO)) for p in (REPO / "conf").rglob("*.yaml")}
+    configs |= {str(p.relative_to(REPO)) for p in families.glob("*/conf/*/*.yaml")}
     documents = {"neuralgraph/" + str(p.relative_to(REPO)) for p in (REPO / "agents").glob("*.md")}
+    documents |= {str(p.relative_to(REPO)) for p in families.glob("*/agents/*.md")}
     plugins = {str(p.relative_to(REPO)) for p in (REPO / "hydra_plugins").rglob("*.py")}
     connectome = {f"neuralgraph/data/flyvis/{n}" for n in (resources.CONNECTOME_FILE, "LICENSE", "README.md")}
-    assert "neuralgraph/conf/regime/tiny_metabolism.yaml" in configs and "neuralgraph/conf/__init__.py" in names
+    assert "neuralgraph/families/metabolism/conf/regime/tiny_metabolism.yaml" in configs
+    assert "neuralgraph/conf/config.yaml" in configs and "neuralgraph/families/signal/agents/signal.md" in documents
     missing = (modules | configs | documents | plugins | connectome) - names
     assert not missing, sorted(missing)
 
@@ -86,12 +89,14 @@ def test_the_installed_package_finds_its_files_inside_itself(installed):
             "'package': neuralgraph.__file__, 'checkout': str(r.source_checkout()), 'conf': str(r.conf_dir()), "
             "'agents': str(r.agents_dir()), 'connectome': r.connectome_file().is_file(), "
             "'regimes': r.regime_names(), "
-            "'config': importlib.resources.files(r.CONF_PACKAGE).joinpath('config.yaml').is_file()}))")
+            "'config': (r.conf_dir() / 'config.yaml').is_file(), "
+            "'document': str(r.instruction_document('metabolism.md'))}))")
     found = json.loads(_run([str(python), "-c", code], cwd=elsewhere, env=env).stdout)
     site_packages = str(python.parent.parent)
     assert found["package"].startswith(site_packages) and found["checkout"] == "None"
     assert found["conf"].startswith(site_packages) and found["agents"].startswith(site_packages)
     assert found["connectome"] and found["config"]
+    assert found["document"].startswith(site_packages) and found["document"].endswith("metabolism/agents/metabolism.md")
     assert found["regimes"] == resources.regime_names()
 
 
@@ -119,5 +124,6 @@ def test_a_sweep_runs_from_an_unrelated_directory(installed):
 def test_a_checkout_resolves_the_same_package_names_to_its_folders():
     assert resources.source_checkout() == REPO
     assert resources.conf_dir() == REPO / "conf" and resources.agents_dir() == REPO / "agents"
-    assert Path(str(importlib.resources.files(resources.CONF_PACKAGE))) == REPO / "conf"
-    assert resources.regime_names() == sorted(p.stem for p in (REPO / "conf" / "regime").glob("*.yaml"))
+    families = REPO / "neuralgraph" / "families"
+    assert resources.conf_dirs() == [REPO / "conf", *sorted(families.glob("*/conf"))]
+    assert resources.regime_names() == sorted(p.stem for p in families.glob("*/conf/regime/*.yaml"))

@@ -49,7 +49,7 @@ def load_instructions(document: str, path: Optional[str]) -> str:
             "the regime names no instruction document; add `instructions: <file>.md` to it "
             "(a file under agents/) or set hydra.sweeper.instructions to a markdown file"
         )
-    doc = Path(path).expanduser() if path else agents_dir() / document
+    doc = Path(path).expanduser() if path else resources.instruction_document(document)
     if not doc.is_file():
         raise FileNotFoundError(
             f"instruction document '{doc}' not found; set hydra.sweeper.instructions to a "

@@ -1,8 +1,10 @@
 """A fourth family written outside the package: found through ``NEURALGRAPH_FAMILIES``, composed
-from its own conf folder, trained by the shared pipeline, in-process and from the command line.
+from the conf folder inside its package, trained by the shared pipeline, in-process and from the
+command line.
 
 Nothing outside ``tests/toy_family/`` names this family: the test only puts the folder on the
-import path, names the package in the environment and adds the conf folder to Hydra's search path.
+import path and names the package in the environment; Hydra's search path gets the family's
+``toy/conf/`` from NeuralGraph's search-path plugin (``hydra_plugins/neuralgraph_searchpath``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import pytest
 import torch
 
 HERE = Path(__file__).resolve().parent
-SEARCHPATH = f"hydra.searchpath=[file://{HERE / 'conf'}]"
 FAST = ("progress=false", "device=cpu", "num_threads=1")
 
 
@@ -36,7 +37,7 @@ def toy_env(monkeypatch, tmp_path):
 def compose(*overrides: str):
     from neuralgraph.launch import compose_regime
 
-    return compose_regime("tiny_toy", SEARCHPATH, *FAST, *overrides)
+    return compose_regime("tiny_toy", *FAST, *overrides)
 
 
 def test_the_toy_family_is_discovered(toy_env):
@@ -101,7 +102,7 @@ def test_the_toy_family_trains_from_the_command_line(tmp_path):
                OMP_NUM_THREADS="1")
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "neuralgraph.train", "+regime=tiny_toy", SEARCHPATH, *FAST,
+        [sys.executable, "-m", "neuralgraph.train", "+regime=tiny_toy", *FAST,
          f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )

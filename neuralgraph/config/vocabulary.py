@@ -1,0 +1,41 @@
+"""One vocabulary of settings: the keys that were renamed or moved, and what replaced them.
+
+A user (or an old sweep, notebook or instruction document) typing a former name gets one line
+naming the new key instead of a bare "unknown key" (:func:`renamed_message`). The same map lets
+``tests/test_regimes.py`` check that every regime composes to exactly the values it had before
+the keys moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+#: ``{former dotted key: its name now}``.
+RENAMED: dict[str, str] = {}
+
+
+def renamed_message(key: str) -> str | None:
+    """``"training.lr_siren is now training.lr_field"`` for a former key (an override's key, with
+    or without its ``+``/``~`` prefix), else ``None``."""
+    bare = key.lstrip("+~")
+    return f"{bare} is now {RENAMED[bare]}" if bare in RENAMED else None
+
+
+def renamed_keys(keys: Iterable[str]) -> list[str]:
+    """The messages of :func:`renamed_message` for the former keys among ``keys``."""
+    return [m for m in map(renamed_message, keys) if m is not None]
+
+
+def rename_container(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a plain config dict (``OmegaConf.to_container``) with former keys under their new
+    names: the config as it composes today, from one recorded before the renames."""
+    out = {block: dict(v) if isinstance(v, dict) else v for block, v in cfg.items()}
+    for old, new in RENAMED.items():
+        old_block, old_key = old.split(".", 1)
+        new_block, new_key = new.split(".", 1)
+        if isinstance(out.get(old_block), dict) and old_key in out[old_block]:
+            out.setdefault(new_block, {})[new_key] = out[old_block].pop(old_key)
+    for block in ("search_space",):  # search-space keys are dotted config keys
+        if isinstance(out.get(block), dict):
+            out[block] = {RENAMED.get(k, k): v for k, v in out[block].items()}
+    return out
