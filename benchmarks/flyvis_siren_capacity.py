@@ -8,7 +8,8 @@ like ``field_R2`` (squared Pearson r on frames 0–800, step 2) and over the who
     OMP_NUM_THREADS=1 python benchmarks/flyvis_siren_capacity.py [--extent 8] [--frames 16000]
         [--width 256] [--omega 200 800] [--lr 1e-6 3e-6 3e-5 1e-4] [--steps 1500] [--batch 16]
 
-One line per (ω, lr); each takes 40–110 s at extent 8 on one thread.
+One line per (ω, lr); the output of a run at extent 8 is in
+``benchmarks/results/full_size/flyvis_siren_capacity.txt``.
 """
 
 from __future__ import annotations

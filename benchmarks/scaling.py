@@ -14,7 +14,7 @@ system at extent 2 … 15, one short measurement each, in one process.
   temporaries); the dataset of a 100k-frame run (u and du/dt stored as float32: 8·N bytes per
   frame); and the simulation's peak for it, from the bytes per neuron·frame measured on one real
   N = 1000, 5,000-frame simulation (float64 states and targets, their concatenation, the float32
-  copies; W's O(N²) copies come on top: ≈ 2.4 GB at N = 10,000).
+  copies; W's O(N²) copies come on top; the figure is in ``results/scaling.md``).
 
 **Flyvis** (the ``flyvis_reference`` regime, the users' recipe, at each extent, batch 1): lattice
 size, the simulator's Euler steps/s (a 10- and a 310-frame simulation, differenced, as in ``bench_flyvis.py``), the

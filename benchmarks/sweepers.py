@@ -176,7 +176,7 @@ class Replay(Objective):
     else as they are. A draw is a fixed function of the run's overrides, as a cached run is, so
     the methods see one landscape and a repeated config its one value. Many repetitions then cost
     seconds each: a proposer change can be compared where the real benchmark's spread over
-    repetitions (a paired sd of 0.03-0.10 on oscillatory_rank50) leaves it undecided; the
+    repetitions (the paired sd in ``results/sweepers*/sweepers.md``) leaves it undecided; the
     real benchmark stays the judge, the replay says where to look.
     """
 

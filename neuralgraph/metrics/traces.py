@@ -3,8 +3,7 @@ r"""Rollout quality: per-node traces of a free rollout against the truth.
 Both scores weight each trace by how much it moves, so that what they say matches what a plot of
 the traces shows. With an unweighted mean over traces, a nearly flat trace (a metabolite parked at
 its baseline, a silent neuron) whose tiny wiggle the model misses scores R²_i ≪ 0 and can drag the
-mean below zero while every trace that visibly moves is followed (one run read test_R2 −0.24 next
-to a Pearson r of 0.986). With SS_i = Σ_t (x_it − x̄_i)²:
+mean below zero while every trace that visibly moves is followed. With SS_i = Σ_t (x_it − x̄_i)²:
 
     trace_r2      = 1 − Σ_i Σ_t (x̂_it − x_it)² / Σ_i SS_i          (sklearn's "variance_weighted")
     trace_pearson = Σ_i SS_i r_i / Σ_i SS_i,   r_i the Pearson r of trace i

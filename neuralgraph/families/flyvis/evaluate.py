@@ -149,10 +149,10 @@ def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[
 
     1. the dynamics, [log τ_i, V_rest,i] standardised (``cluster_accuracy_dynamics``). With one
        f_θ per embedding, two types whose drawn τ and V_rest nearly coincide behave alike and
-       merge here whatever the learner (measured at extent 8: whole pairs such as Mi3 + Tm16).
+       merge here whatever the learner (docs/benchmarks.md, "flyvis": which pairs, on which draws).
        The embedding a_i joins only with ``training.cluster_embedding``: it enters the model only
        through f_θ, whose content per neuron the read-out already gives as τ and V_rest, and it
-       adds noise of its own (extent 8, six draws: with it 0.920–0.989, without 0.946–0.991);
+       adds noise of its own (the extent-8 draws with and without it: docs/benchmarks.md, "flyvis");
     2. the same with each neuron's :func:`wiring_fingerprint` over the stage-1 clusters appended,
        scaled to the dynamics block's total variance (``cluster_accuracy``): types are defined by
        their partners as much as by their dynamics, and the learned W says who they are.

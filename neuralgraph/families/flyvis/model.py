@@ -39,7 +39,8 @@ its frames (variable projection: Ω is the exact minimiser, so the gradient of t
 respect to the other parameters is the same with Ω held fixed) and keeps it in ``field_table``;
 the W solve re-solves every frame with the final model. A field over 16,000 frames of
 piecewise stimuli is out of reach of a SIREN trained in minutes (fitted to the true movie
-directly, width 256: R² ≈ 0.3 after 1,500 steps), and the data fix each frame on its own.
+directly: benchmarks/results/full_size/flyvis_siren_capacity.txt), and the data fix each frame
+on its own.
 """
 
 from __future__ import annotations

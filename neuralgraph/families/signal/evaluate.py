@@ -14,8 +14,9 @@ Metrics (keys of ``analysis.log``):
 - ``spectral_radius`` — max |λ(W_true)|.
 - ``transfer_condition`` — condition number of the centred true presynaptic signals ψ_j(u_j)
   over the training frames (:func:`neuralgraph.families.signal.simulate.transfer_condition`): how
-  well the data determine W at all. Below ~10³ the seeds' regimes recover W to R² > 0.99; a neuron
-  stuck in saturation or activity collapsed onto a few dimensions sends it to 10⁴–10¹⁶.
+  well the data determine W at all: a neuron stuck in saturation or activity collapsed onto a few
+  dimensions sends it up by orders of magnitude (the values seen where W is and is not recovered:
+  docs/signal.md).
 - ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
   Euler steps (at most the first trial's length), against a noise-free re-simulation of the ground truth from the same state; the
   mean snapshot R² every ``training.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).

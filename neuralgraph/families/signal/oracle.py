@@ -14,8 +14,8 @@ x_j(t) = ψ(u_j(t)) and W_ii = 0 as in the model,
 with λ = :data:`RIDGE` (reported as ``oracle_ridge``). The ridge states the resolution of the
 verdict: a direction of W whose singular value σ_k of the design has σ_k² ≪ ρ is shrunk to zero,
 because the data carry it only at a relative precision (σ_k² / mean σ² < λ) that a float32
-learner fitting its functions at the same time does not reach (measured: it falls short of this
-oracle wherever the oracle is below ~0.99; README, "Robustness over data draws"). With exact
+learner fitting its functions at the same time does not reach (where the learner falls short of
+this oracle: docs/robustness.md, "The known-law oracle"). With exact
 targets and λ → 0 the oracle recovers W to rounding error whenever the design has full rank.
 
 Metrics:

@@ -15,9 +15,9 @@ learned functions: :func:`neuralgraph.families.signal.oracle.rows_without_diagon
 per-neuron loss scale is the same on every frame of a row and drops out.
 
 ``training.W_solve_every = k`` replaces W by this solution every k optimiser steps and after the
-last one: the alternating form of Golub & Pereyra's variable projection. Measured on signal_fig2
-(benchmarks/README.md), the solve after the last step is what pays: Adam's W is still creeping
-towards the functions' best W when the schedule ends, and the solve lands on it (0.9989 → 0.9993).
+last one: the alternating form of Golub & Pereyra's variable projection. On signal_fig2 the solve
+after the last step is what pays (docs/benchmarks.md, "Full-size runs on this CPU"): Adam's W is
+still creeping towards the functions' best W when the schedule ends, and the solve lands on it.
 A solve early in training, while ψ* is still far off, does not help.
 """
 
