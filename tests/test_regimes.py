@@ -21,6 +21,11 @@ HERE = Path(__file__).resolve().parent
 RECORDED = json.loads((HERE / "data" / "regime_configs.json").read_text())
 
 
+#: Settings a regime set that reached nothing (refused now, see tests/test_vocabulary.py), removed
+#: from the regime: their value falls back to the schema's default, which reaches nothing either.
+DROPPED = {("tiny_metabolism_S_learning", "training", "lr"): 1e-3}
+
+
 def plain(cfg: dict) -> dict:
     return json.loads(json.dumps(cfg, sort_keys=True, default=str))
 
@@ -32,6 +37,9 @@ def test_every_recorded_regime_is_still_found():
 @pytest.mark.parametrize("regime", sorted(RECORDED))
 def test_a_regime_composes_to_the_values_it_had(regime):
     before, now = plain(rename_container(RECORDED[regime])), plain(composed(regime))
+    for (name, block, key), default in DROPPED.items():
+        if name == regime:
+            before[block][key] = default
     for block in sorted(set(before) | set(now)):
         assert now.get(block) == before.get(block), f"{regime}: block {block!r} changed"
 

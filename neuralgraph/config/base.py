@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict
+from typing import Any, ClassVar, Dict
 
 from omegaconf import MISSING
 
@@ -69,6 +69,41 @@ def check_device(obj: Any, key: str = "device") -> None:
         raise ConfigError(f"{key}={value} must be auto, cpu, cuda or cuda:N (a GPU index)")
 
 
+#: Keys named ``lr*`` that are not the rate of a parameter group.
+NOT_RATES = ("lr_schedule", "lr_final_factor")
+
+
+def rate_keys(training: Any) -> list[str]:
+    """The learning-rate keys of a training block (``lr``, ``lr_W``, ``lr_k``, …)."""
+    return [f.name for f in dataclasses.fields(training) if f.name.startswith("lr") and f.name not in NOT_RATES]
+
+
+def used_rates(training: Any, model: Any) -> list[str]:
+    """The learning-rate keys this run's Adam groups take their rate from: each group's own key
+    (``training.group_rates(model)``), or where that is 0, the key it falls back to
+    (``training.RATE_FALLBACK``, followed while the rate found is 0, as ``adam_group`` does)."""
+    used: list[str] = []
+    for key in training.group_rates(model):
+        used.append(key)
+        while getattr(training, key) <= 0 and key in training.RATE_FALLBACK:
+            key = training.RATE_FALLBACK[key]
+            used.append(key)
+    return list(dict.fromkeys(used))
+
+
+def check_rates_reach_a_group(training: Any, model: Any) -> None:
+    """Refuse a learning rate set (away from its default) that no parameter group of this run
+    uses, naming the ones that are used: ``training.lr=1`` with every group at its own rate."""
+    if not training.group_rates(model):
+        return  # the family does not declare its groups
+    used = used_rates(training, model)
+    defaults = {f.name: f.default for f in dataclasses.fields(training)}
+    for key in rate_keys(training):
+        if key not in used and getattr(training, key) != defaults[key]:
+            raise ConfigError(f"training.{key}={getattr(training, key)} reaches no parameter group of this run; "
+                              f"the learning rates used are {', '.join('training.' + k for k in used)}")
+
+
 class LRSchedule(str, Enum):
     """How every learning rate evolves over the run."""
 
@@ -97,6 +132,14 @@ class TrainingBase:
     lr_final_factor: float = 0.01  # cosine: final learning rate as a fraction of the initial one
     n_checkpoints: int = 10  # evaluations, plots and checkpoints per run (never in the hot loop)
     divergence_threshold: float = 1e8  # loss above this (or NaN/inf) stops the run as diverged
+
+    #: ``{rate key: the key its group falls back to when the rate is 0}``, as ``param_groups`` does.
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {}
+
+    def group_rates(self, model: Any) -> list[str]:
+        """The rate key of each Adam group that ``Family.param_groups`` builds for ``model`` (the
+        model block); empty: not declared, no key is checked (see ``check_rates_reach_a_group``)."""
+        return []
 
     def __post_init__(self) -> None:
         check_positive(self, "batch_size", "n_epochs", "data_augmentation_loop")
@@ -140,6 +183,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         check_nonnegative(self, "num_threads", "log_every", "checkpoint_every_min")
         check_device(self)
+        if isinstance(self.training, TrainingBase) and dataclasses.is_dataclass(self.model):
+            check_rates_reach_a_group(self.training, self.model)
 
     @property
     def instructions_file(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List
+from typing import ClassVar, Dict, List
 
 from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive
 from neuralgraph.errors import ConfigError
@@ -169,6 +169,13 @@ class FlyVisTraining(TrainingBase):
     cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau, V_rest and the wiring)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
     test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
+
+    #: Every group rate of 0 falls back to lr (f_theta's and g_phi's own rate), see ``param_groups``.
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_emb": "lr_embedding", "lr_embedding": "lr",
+                                               "lr_siren": "lr"}
+
+    def group_rates(self, model: FlyVisModel) -> list[str]:
+        return ["lr_W", "lr", "lr_emb"] + (["lr_siren"] if model.field_type == FieldType.visual else [])
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List
+from typing import ClassVar, Dict, List
 
 from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive
 from neuralgraph.errors import ConfigError
@@ -273,6 +273,13 @@ class MetabolismTraining(TrainingBase):
     # Evaluation of a learned S: a candidate edge counts as present when its gauge-fixed
     # coefficient is at least this large in magnitude (0.5: it rounds to a non-zero integer).
     sparsity_threshold: float = 0.5
+
+    #: Every group rate of 0 falls back to lr (the embeddings' to lr_node), see ``param_groups``.
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_k": "lr", "lr_sub": "lr", "lr_node": "lr", "lr_embedding": "lr_node",
+                                               "lr_S": "lr"}
+
+    def group_rates(self, model: MetabolismModel) -> list[str]:
+        return ["lr_k", "lr_sub", "lr_node", "lr_embedding"] + (["lr_S"] if model.learn_stoichiometry else [])
 
     #: Keys that act on a learned S only (refused with S given, see ``MetabolismFamily.check``).
     LEARNED_S_KEYS = ("coeff_S_L1", "first_coeff_L1", "coeff_S_L2", "coeff_S_integer", "coeff_mass_conservation",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import List, Sequence
+from typing import ClassVar, Dict, List, Sequence
 
 from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive, check_range
 from neuralgraph.errors import ConfigError
@@ -269,6 +269,12 @@ class SignalTraining(TrainingBase):
     rollout_every: int = 10  # test_R2 compares snapshots every this many frames
     psi_norm_window: List[float] = field(default_factory=lambda: [0.8, 1.0])  # scale correction window, units of xnorm
     cluster_threshold: float = 0.1  # single-linkage distance threshold on min-max-normalised embeddings
+
+    #: Every group rate of 0 falls back to lr (psi*'s own rate), see ``param_groups``.
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_update": "lr", "lr_embedding": "lr", "lr_NNR_f": "lr"}
+
+    def group_rates(self, model: SignalModel) -> list[str]:
+        return ["lr_W", "lr", "lr_update", "lr_embedding"] + (["lr_NNR_f"] if model.field_model != FieldModel.none else [])
 
     def __post_init__(self) -> None:
         super().__post_init__()
