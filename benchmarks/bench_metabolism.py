@@ -87,7 +87,7 @@ def main() -> None:
 
     def trainer_step(optimizer, scheduler):
         clock = TrainClock(epoch=0, step=0, steps_per_epoch=args.steps)
-        _step(family, model, batch, data.target_scale, cfg.training, clock, optimizer, scheduler)
+        _step(family, model, batch, data.target_scale, cfg.training, clock, optimizer, scheduler, data.after_step)
 
     def adam_step_time(**kw) -> float:
         optimizer = torch.optim.Adam(family.param_groups(model, cfg.training), **kw)

@@ -115,7 +115,8 @@ def step_runner(family: Family, model: torch.nn.Module, data: TrainData, cfg: An
         idx = torch.randint(0, data.n_frames, (tcfg.batch_size,), generator=sampler,
                             device=sampler.device).to(device)
         clock = TrainClock(epoch=step // n_iter, step=step, steps_per_epoch=n_iter)
-        loss, _, _ = _step(family, model, data.batch(idx), data.target_scale, tcfg, clock, optimizer, scheduler)
+        loss, _, _ = _step(family, model, data.batch(idx), data.target_scale, tcfg, clock, optimizer, scheduler,
+                           data.after_step)
         state["step"] = step + 1
         return loss
 
@@ -225,7 +226,7 @@ def trained_metric(cfg: Any, arrays: dict[str, np.ndarray], device: torch.device
         losses = [float(run()) for _ in range(steps)]
     model.eval()
     metrics, _ = family.evaluate(model, arrays, cfg, device)
-    return float(metrics[family.primary_metric(cfg)]), losses
+    return float(metrics[cfg.reward_key]), losses
 
 
 def _to(data: TrainData, device: torch.device) -> TrainData:
@@ -237,7 +238,7 @@ def parity(args: argparse.Namespace) -> dict[str, Any]:
     cfg = compose(args.regime, args.override)
     arrays, _ = simulate(cfg)
     devices = [resolve_device(name) for name in args.devices]
-    primary = get_family(cfg.simulation.family).primary_metric(cfg)
+    primary = cfg.reward_key
     results = {str(d): trained_metric(cfg, arrays, d, args.steps) for d in devices}
     ref, ref_losses = results[str(devices[0])]
     jittered, _ = trained_metric(cfg, arrays, devices[0], args.steps, jitter=1e-6)
@@ -268,7 +269,7 @@ def fill_cache(args: argparse.Namespace) -> dict[str, Any]:
 def compare(args: argparse.Namespace) -> dict[str, Any]:
     """Two finished runs' primary metric (``metrics.json``) against ``--tol``."""
     cfg = compose(args.regime, args.override)
-    key = get_family(cfg.simulation.family).primary_metric(cfg)
+    key = cfg.reward_key
     a, b = (rundir.read_metrics(Path(d)) for d in args.runs)
     va, vb = float(a.get(key, math.nan)), float(b.get(key, math.nan))
     delta = abs(va - vb)

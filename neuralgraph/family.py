@@ -1,60 +1,48 @@
-"""The interface a system family implements, and how families are found.
+"""The parts a run composes, and how families are found.
 
-A family is one simulated system (metabolism, neural signal, fly visual system, …). It ties the
-steps of a run together:
+A run is three parts (see also :mod:`neuralgraph.sources`):
 
-1. ``simulate(sim) -> arrays`` — the ground truth, as numpy arrays (cached by config hash);
-2. ``build(arrays, cfg, device) -> (model, TrainData)`` — the GNN that mirrors the system, and the
-   training tensors on the device;
-3. ``param_groups``, ``regularizers``, ``after_step`` — what the shared trainer needs beyond the
-   data loss;
-4. ``evaluate`` — recovered parameters scored against the truth: scalar metrics and the arrays of
-   ``results.npz`` (function curves included);
-5. ``plot`` — figures drawn from the dataset and ``results.npz`` alone, never from the model.
+- a **data source** (:class:`neuralgraph.sources.DataSource`) yields the arrays: a family's
+  simulator, or a recording file;
+- a **learner** (:class:`Learner`) fits them: the GNN that mirrors the system, its parameter
+  groups and its objective (``build``, ``param_groups``, ``regularizers``, ``after_step``);
+- a **scorer** (:class:`Scorer`) reads the recovered parameters out and scores them: against the
+  truth where the data carry one, truth-free (held-out prediction) where they do not.
 
-Families hold no state between calls: everything a call needs arrives as an argument, and
-everything a trained model needs to be rebuilt is in its state dict.
+A :class:`Family` is one system (metabolism, neural signal, fly visual system, …): its simulator
+(``simulate``, which the simulated source calls), its learner, its scorer against the truth, and
+optionally (``truth_free``) the scorer of data without a truth. :func:`scorer_for` picks the
+scorer from what the data carry, so nothing above asks where the data came from. The metric a run
+is judged and rewarded on is named in one place, the regime's ``reward_key``.
+
+Families hold no state between calls: everything a call needs arrives as an argument, everything
+a trained model needs to be rebuilt is in its state dict, and per-run helpers (a periodic
+least-squares solve) travel in the run's :class:`TrainData`, not on the model.
 
 This module sits below the trainer and the families (it imports neither). Families are found
-without a list to edit:
-
-- every sub-package of :mod:`neuralgraph.families` (the built-in systems);
-- the ``neuralgraph.families`` entry-point group of installed distributions
-  (``toy = "mypackage.toy"`` in a ``pyproject.toml``);
-- the importable packages named in the ``NEURALGRAPH_FAMILIES`` environment variable
-  (comma-separated), for a family that is not installed.
-
-A family package holds ``config.py`` with ``SCHEMAS = {"simulation": …, "model": …,
-"training": …}`` (dataclasses registered in Hydra's ConfigStore under the package's last name)
-and ``family.py`` with ``FAMILY``, the :class:`Family` instance. Only ``config.py`` is imported to
-compose a config; ``family.py`` (torch models, simulators) is imported when a run needs it. A
-family that can fit a measured recording (``data=recording``) also holds ``recording.py`` with
-``RECORDING_FAMILY`` (:func:`get_recording_family`); the others refuse such a run in one line.
+without a list to edit (:mod:`neuralgraph.discovery`): every sub-package of
+:mod:`neuralgraph.families`, the ``neuralgraph.families`` entry-point group, and the packages named
+in ``NEURALGRAPH_FAMILIES``. A family package holds ``config.py`` with ``SCHEMAS = {"simulation":
+…, "model": …, "training": …}`` and ``family.py`` with ``FAMILY``, the :class:`Family` instance.
+Only ``config.py`` is imported to compose a config; ``family.py`` when a run needs it.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
 
+from neuralgraph.discovery import PluginKind
 from neuralgraph.errors import ConfigError
 
-#: Built-in families live in sub-packages of this package.
-BUILTIN_PACKAGE = "neuralgraph.families"
-ENTRY_POINT_GROUP = "neuralgraph.families"
-ENV_VAR = "NEURALGRAPH_FAMILIES"
+#: Where families are found (built in, entry points, environment variable).
+FAMILIES = PluginKind(builtin="neuralgraph.families", env_var="NEURALGRAPH_FAMILIES", what="simulation.family")
 
 
 @dataclass
@@ -71,6 +59,9 @@ class TrainData:
     y: torch.Tensor
     target_scale: torch.Tensor
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: Per-run helpers called with the model after each optimiser step, after the learner's own
+    #: ``after_step`` (a periodic least-squares solve of W keeps its matrices here).
+    after_step: list[Callable[[torch.nn.Module], None]] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -105,15 +96,10 @@ def adam_group(name: str, params: Iterable[torch.nn.Parameter], lr: float, fallb
     return {"name": name, "params": list(params), "lr": float(lr) if lr > 0 else float(fallback)}
 
 
-class Family(ABC):
-    """A simulated system: its simulator, GNN, regularisers, metrics and plots."""
 
-    #: Name used in ``simulation.family`` and in cache folders (the package's last name).
-    name: str = ""
 
-    def primary_metric(self, cfg: Any) -> str:
-        """The metric a sweeper maximises by default and the run's status is judged on."""
-        raise NotImplementedError
+class Learner(ABC):
+    """Fits a family's model to the arrays of a dataset: the model, its groups, its objective."""
 
     def check(self, cfg: Any) -> None:
         """Raise :class:`ConfigError` naming the keys when settings of different blocks disagree.
@@ -122,12 +108,8 @@ class Family(ABC):
         """
 
     @abstractmethod
-    def simulate(self, sim: Any) -> dict[str, np.ndarray]:
-        """Simulate the ground truth; every array needed later (truth included) goes in the dict."""
-
-    @abstractmethod
     def build(self, arrays: Mapping[str, np.ndarray], cfg: Any, device: torch.device) -> tuple[torch.nn.Module, TrainData]:
-        """The model to train and the training tensors."""
+        """The model to train and the training tensors (per-run helpers in ``TrainData.after_step``)."""
 
     @abstractmethod
     def param_groups(self, model: torch.nn.Module, training: Any) -> list[dict[str, Any]]:
@@ -147,15 +129,29 @@ class Family(ABC):
     def after_step(self, model: torch.nn.Module, training: Any) -> None:
         """Projection applied after each optimiser step (e.g. a sign constraint)."""
 
+
+class Scorer(ABC):
+    """Reads the recovered parameters out of a trained model and scores them."""
+
+    #: Metrics a run scored this way may be rewarded on (``reward_key``); empty: any it returns.
+    rewards: tuple[str, ...] = ()
+
+    def check_scoring(self, cfg: Any) -> None:
+        """Raise :class:`ConfigError` when ``cfg`` cannot be scored this way (by default: a
+        ``reward_key`` outside :attr:`rewards`)."""
+        if self.rewards and cfg.reward_key not in self.rewards:
+            raise ConfigError(f"reward_key={cfg.reward_key} is not a metric of this run; use one of "
+                              f"{', '.join(self.rewards)}")
+
     def live_metric(self, model: torch.nn.Module, arrays: Mapping[str, np.ndarray]) -> float:
-        """Cheap recovery score shown in the progress bar (the primary metric, roughly)."""
+        """Cheap score shown in the progress bar and the learning curves (the reward, roughly)."""
         return float("nan")
 
     @abstractmethod
     def evaluate(
         self, model: torch.nn.Module, arrays: Mapping[str, np.ndarray], cfg: Any, device: torch.device,
     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """``(metrics, results)``: scalar metrics and the true/recovered arrays for results.npz."""
+        """``(metrics, results)``: scalar metrics and the arrays of ``results.npz``."""
 
     def plot(
         self, arrays: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray], metrics: Mapping[str, Any],
@@ -164,79 +160,50 @@ class Family(ABC):
         """Write PNG figures into ``plot_dir`` from the dataset and ``results.npz``."""
 
 
+class Family(Learner, Scorer):
+    """A simulated system: its simulator, its learner, and its scorer against the truth.
+
+    ``evaluate`` / ``live_metric`` / ``plot`` (the :class:`Scorer` part) compare the read-out with
+    the simulation's truth; :attr:`truth_free` scores data that carry none (a recording).
+    """
+
+    #: Name used in ``simulation.family`` and in cache folders (the package's last name).
+    name: str = ""
+    #: The scorer of data without a ground truth (a recording); None: the family cannot fit such data yet.
+    truth_free: Scorer | None = None
+
+    @abstractmethod
+    def simulate(self, sim: Any) -> dict[str, np.ndarray]:
+        """Simulate the ground truth; every array needed later (truth included) goes in the dict."""
+
+
+def scorer_for(family: Family, has_truth: bool) -> Scorer:
+    """The family's scorer against the truth, or its truth-free scorer for data without one."""
+    if has_truth:
+        return family
+    if family.truth_free is None:
+        able = [name for name in family_packages() if get_family(name).truth_free is not None]
+        raise ConfigError(f"simulation.family={family.name} cannot be scored without a ground truth (a recording) "
+                          f"yet; families that can: {', '.join(sorted(able)) or 'none'}")
+    return family.truth_free
+
+
 # ---- discovery ---------------------------------------------------------------------------------
-def _builtin_packages() -> dict[str, str]:
-    base = importlib.import_module(BUILTIN_PACKAGE)
-    return {info.name: f"{BUILTIN_PACKAGE}.{info.name}" for info in pkgutil.iter_modules(base.__path__) if info.ispkg}
-
-
-def _entry_point_packages() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def _env_packages() -> dict[str, str]:
-    names = [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()]
-    return {n.rsplit(".", 1)[-1]: n for n in names}
-
-
 def family_packages() -> dict[str, str]:
     """``{family name: package}`` of every family found (the environment variable wins on a clash)."""
-    return {**_builtin_packages(), **_entry_point_packages(), **_env_packages()}
-
-
-def _import(package: str, module: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"{package}.{module}")
-    except ModuleNotFoundError as err:
-        if err.name in (package, f"{package}.{module}"):
-            raise ConfigError(f"family package {package!r} has no {module}.py (or cannot be imported)") from err
-        raise
+    return FAMILIES.packages()
 
 
 def family_schemas(name: str) -> dict[str, type]:
     """``{"simulation": …, "model": …, "training": …}`` dataclasses of the family ``name``."""
-    return dict(_import(_package_of(name), "config").SCHEMAS)
-
-
-def _package_of(name: str) -> str:
-    packages = family_packages()
-    if name not in packages:
-        raise ConfigError(f"simulation.family={name!r} is unknown; use one of: {', '.join(sorted(packages))}")
-    return packages[name]
+    return dict(FAMILIES.module(FAMILIES.package(name), "config").SCHEMAS)
 
 
 @lru_cache(maxsize=None)
 def _family(package: str) -> Family:
-    family = getattr(_import(package, "family"), "FAMILY", None)
-    if not isinstance(family, Family):
-        raise ConfigError(f"{package}.family must define FAMILY, an instance of neuralgraph.family.Family")
-    return family
+    return FAMILIES.member(package, "family", "FAMILY", Family)
 
 
 def get_family(name: str) -> Family:
     """The family called ``name`` (imported on first use, so a metabolism run never imports flyvis)."""
-    return _family(_package_of(name))
-
-
-#: The module of a family package that fits recordings, and the instance it defines.
-RECORDING_MODULE, RECORDING_ATTRIBUTE = "recording", "RECORDING_FAMILY"
-
-
-def recording_families() -> list[str]:
-    """Names of the families whose package has a ``recording.py`` (they can fit a recording)."""
-    return sorted(name for name, package in family_packages().items()
-                  if importlib.util.find_spec(f"{package}.{RECORDING_MODULE}") is not None)
-
-
-def get_recording_family(name: str) -> Family:
-    """The family ``name`` fitted to a recording (``data=recording``): ``RECORDING_FAMILY`` of its
-    package's ``recording.py``, a :class:`Family` that builds from the file's arrays and scores
-    without a ground truth. A family without one is refused, naming those that have one."""
-    package = _package_of(name)
-    if importlib.util.find_spec(f"{package}.{RECORDING_MODULE}") is None:
-        raise ConfigError(f"data=recording is not supported for simulation.family={name} yet (its package has no "
-                          f"{RECORDING_MODULE}.py); families that fit recordings: {', '.join(recording_families())}")
-    family = getattr(_import(package, RECORDING_MODULE), RECORDING_ATTRIBUTE, None)
-    if not isinstance(family, Family):
-        raise ConfigError(f"{package}.{RECORDING_MODULE} must define {RECORDING_ATTRIBUTE}, a neuralgraph.family.Family")
-    return family
+    return _family(FAMILIES.package(name))

@@ -1,10 +1,11 @@
 """Entry point: ``python -m neuralgraph.train +regime=NAME [key=value ...]`` (``-m`` for sweeps).
 
-One run: load or simulate the regime's dataset (cached by config hash) → build the family's GNN →
-train → evaluate against the truth → write the run directory (see :mod:`neuralgraph.rundir`).
-With ``data=recording`` the dataset is a file (:mod:`neuralgraph.recording`) and the family's
-recording path (:func:`neuralgraph.family.get_recording_family`) scores without a truth.
-The task function returns the metrics dict, which is what a sweeper reads.
+One run composes three parts: the ``data`` block's source yields the dataset
+(:mod:`neuralgraph.sources`: simulated and cached by config hash, or a recording file), the
+family's learner builds the GNN and the shared trainer fits it, and the scorer that fits the data
+(against the truth, or truth-free: :func:`neuralgraph.family.scorer_for`) reads the parameters out;
+then the run directory is written (see :mod:`neuralgraph.rundir`). The regime's ``reward_key`` is
+the one metric the run's status is judged on and a sweeper reads from the returned metrics.
 
 A run continues from its run directory's checkpoint when ``resume`` says so
 (:mod:`neuralgraph.checkpoint`); SIGINT/SIGTERM stop it with a checkpoint, ``status: interrupted``
@@ -33,12 +34,10 @@ from omegaconf import DictConfig, OmegaConf
 from neuralgraph import checkpoint, resources, rundir
 from neuralgraph.config import RunConfig, register_configs
 from neuralgraph.curves import CurveLog
-from neuralgraph.datacache import load_or_simulate
 from neuralgraph.errors import ConfigError, NeuralGraphError
-from neuralgraph.family import Family, get_family, get_recording_family
-from neuralgraph.recording.config import is_recording
-from neuralgraph.recording.prepare import load_recording
+from neuralgraph.family import Scorer, get_family, scorer_for
 from neuralgraph.signals import Interrupted, StopSignals
+from neuralgraph.sources import source_for
 from neuralgraph.trainer import Hooks, TrainResult, train
 
 log = logging.getLogger("neuralgraph.train")
@@ -140,27 +139,25 @@ def run(cfg: DictConfig | RunConfig, run_dir: str | Path, job_num: int | None = 
 
 
 def _run(cfg: RunConfig, run_dir: Path, config_yaml: str, stop: StopSignals, job_num: int | None) -> dict[str, Any]:
-    recording = is_recording(cfg.data)
-    family = (get_recording_family if recording else get_family)(cfg.simulation.family)
+    family, source = get_family(cfg.simulation.family), source_for(cfg.data)
     family.check(cfg)
-    primary_metric = family.primary_metric(cfg)
+    source.check(cfg, family)
     device = resolve_device(cfg.device, job_num)
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # so that a bare "cuda" anywhere means this GPU too
     if cfg.num_threads > 0:
         torch.set_num_threads(int(cfg.num_threads))
-    curves = CurveLog(run_dir, primary_metric, cfg.tensorboard, cfg.log_every, cfg.progress)
+    curves = CurveLog(run_dir, cfg.reward_key, cfg.tensorboard, cfg.log_every, cfg.progress)
     resume = checkpoint.to_resume(cfg.resume, run_dir, config_yaml)
     torch.manual_seed(int(cfg.training.seed))
     np.random.seed(int(cfg.training.seed) % 2**32)
 
     t0 = time.perf_counter()
-    if recording:  # a file, checked and smoothed; nothing is simulated or cached
-        arrays, data_dir, how = load_recording(cfg.data), Path(cfg.data.path), "recording"
-    else:
-        arrays, data_dir, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
-        how = "cached" if cached else "simulated"
-    log.info("dataset %s (%s, %.1f s)", data_dir, how, time.perf_counter() - t0)
+    dataset = source.load(cfg, family)
+    log.info("dataset %s (%s, %.1f s)", dataset.location, dataset.how, time.perf_counter() - t0)
+    scorer = scorer_for(family, dataset.has_truth)
+    scorer.check_scoring(cfg)
+    arrays = dataset.arrays
 
     model, data = family.build(arrays, cfg, device)
     if resume is not None:
@@ -170,31 +167,32 @@ def _run(cfg: RunConfig, run_dir: Path, config_yaml: str, stop: StopSignals, job
         on_record=curves, stop=stop,
     )
     try:
-        result = train(family, model, data, arrays, cfg, device, progress=cfg.progress, primary_metric=primary_metric,
-                       hooks=hooks, resume=None if resume is None else resume["training"])
+        result = train(family, model, data, lambda m: scorer.live_metric(m, arrays), cfg, device,
+                       progress=cfg.progress, live_name=cfg.reward_key, hooks=hooks,
+                       resume=None if resume is None else resume["training"])
     finally:
         curves.close()
     stop.trained_steps = result.n_steps
-    summary, results = _evaluate(family, model, arrays, cfg, device, result, primary_metric)
-    summary["dataset"] = data_dir.name
+    summary, results = _evaluate(scorer, model, arrays, cfg, device, result)
+    summary["dataset"] = dataset.location.name
     summary["error"] = result.error
-    _write(family, arrays, results, summary, result.history, run_dir, cfg)
+    _write(scorer, arrays, results, summary, result.history, run_dir, cfg)
     return summary
 
 
-def _evaluate(family: Family, model: torch.nn.Module, arrays: dict[str, np.ndarray], cfg: RunConfig,
-              device: torch.device, result: TrainResult,
-              primary_metric: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _evaluate(scorer: Scorer, model: torch.nn.Module, arrays: dict[str, np.ndarray], cfg: RunConfig,
+              device: torch.device, result: TrainResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metrics of ``metrics.json`` and the arrays of ``results.npz`` (none after a divergence)."""
     diverged = result.status == "diverged"
+    reward_key = cfg.reward_key
     metrics: dict[str, Any] = {}
     results: dict[str, np.ndarray] = {}
     if not diverged:
-        metrics, results = family.evaluate(model, arrays, cfg, device)
-    primary = metrics.get(primary_metric, float("nan"))
+        metrics, results = scorer.evaluate(model, arrays, cfg, device)
+    primary = metrics.get(reward_key, float("nan"))
     summary = {
-        "status": status_of(primary, diverged, metrics.get(f"oracle_{primary_metric}")),
-        primary_metric: primary,
+        "status": status_of(primary, diverged, metrics.get(f"oracle_{reward_key}")),
+        reward_key: primary,
         **metrics,
         "final_loss": result.final_loss,
         "training_time_min": result.seconds / 60.0,
@@ -202,24 +200,24 @@ def _evaluate(family: Family, model: torch.nn.Module, arrays: dict[str, np.ndarr
         "device": str(device),
     }
     log.info(
-        "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, primary_metric, primary,
+        "%s: %s=%.4f status=%s (%.1f min)", cfg.regime, reward_key, primary,
         summary["status"], summary["training_time_min"],
     )
     if summary["status"] == "data_limited":
-        log.warning("data-limited: the known-law oracle reaches only %s=%.4f on these data%s", primary_metric,
-                    metrics[f"oracle_{primary_metric}"], f" ({metrics['data_limited_reason']})"
+        log.warning("data-limited: the known-law oracle reaches only %s=%.4f on these data%s", reward_key,
+                    metrics[f"oracle_{reward_key}"], f" ({metrics['data_limited_reason']})"
                     if metrics.get("data_limited_reason") else "")
     return summary, results
 
 
-def _write(family: Family, arrays: dict[str, np.ndarray], results: dict[str, np.ndarray], summary: dict[str, Any],
+def _write(scorer: Scorer, arrays: dict[str, np.ndarray], results: dict[str, np.ndarray], summary: dict[str, Any],
            history: dict[str, list], run_dir: Path, cfg: RunConfig) -> None:
     if results:
         rundir.write_results(run_dir, results)
     rundir.write_metrics(run_dir, summary)
     if cfg.plots and results:
         try:
-            family.plot(arrays, results, summary, history, run_dir / rundir.PLOTS_DIR, cfg)
+            scorer.plot(arrays, results, summary, history, run_dir / rundir.PLOTS_DIR, cfg)
         except Exception as err:  # a figure bug must not throw away the trained model and metrics
             log.warning("plotting failed: %s: %s", type(err).__name__, err)
             summary["plots_error"] = f"{type(err).__name__}: {err}"

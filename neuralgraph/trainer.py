@@ -32,10 +32,14 @@ import torch
 from tqdm.auto import tqdm
 
 from neuralgraph.errors import ConfigError
-from neuralgraph.family import Family, TrainClock, TrainData, steps_per_epoch
+from neuralgraph.family import Learner, TrainClock, TrainData, steps_per_epoch
 from neuralgraph.signals import StopSignals
 
 log = logging.getLogger(__name__)
+
+
+#: The scorer's cheap score of a model during training (progress bar, learning curves).
+LiveMetric = Callable[[torch.nn.Module], float]
 
 
 @dataclass
@@ -147,8 +151,9 @@ class _Meter:
 
 
 def _step(
-    family: Family, model: torch.nn.Module, batch: Mapping[str, torch.Tensor], scale: torch.Tensor,
+    learner: Learner, model: torch.nn.Module, batch: Mapping[str, torch.Tensor], scale: torch.Tensor,
     tcfg: Any, clock: TrainClock, optimizer: torch.optim.Optimizer, scheduler: Any,
+    after_step: list[Callable[[torch.nn.Module], None]],
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """One gradient step on one batch: ``(data loss, regularisation, named terms)``, detached.
 
@@ -163,7 +168,7 @@ def _step(
     if not 0 < piece < n_frames:
         pred = model(batch)
         loss_pred = ((pred - batch["y"]) / scale).pow(2).mean()
-        reg_terms = family.regularizers(model, batch, pred, tcfg, clock)
+        reg_terms = learner.regularizers(model, batch, pred, tcfg, clock)
         loss_reg = sum(reg_terms.values()) if reg_terms else torch.zeros((), device=pred.device)
         (loss_pred + loss_reg).backward()
     else:
@@ -174,23 +179,25 @@ def _step(
             loss_part.backward()
             loss_pred = loss_pred + loss_part.detach()
         # The prediction exists only in pieces: the regularisers get pred=None and the whole batch.
-        reg_terms = family.regularizers(model, batch, None, tcfg, clock)
+        reg_terms = learner.regularizers(model, batch, None, tcfg, clock)
         loss_reg = sum(reg_terms.values()) if reg_terms else torch.zeros((), device=scale.device)
         if torch.is_tensor(loss_reg) and loss_reg.requires_grad:
             loss_reg.backward()
     optimizer.step()
     scheduler.step()
-    family.after_step(model, tcfg)
+    learner.after_step(model, tcfg)
+    for hook in after_step:
+        hook(model)
     return loss_pred.detach(), torch.as_tensor(loss_reg).detach(), reg_terms
 
 
 class _Loop:
     """The optimiser, schedule, sampler and meter of one run, and the steps between them."""
 
-    def __init__(self, family: Family, model: torch.nn.Module, data: TrainData, arrays: Mapping[str, np.ndarray],
-                 tcfg: Any, device: torch.device, primary_metric: str, checkpoint_every_s: float = 0.0) -> None:
-        self.family, self.model, self.data, self.arrays = family, model, data, arrays
-        self.tcfg, self.device, self.primary_metric = tcfg, device, primary_metric
+    def __init__(self, learner: Learner, model: torch.nn.Module, data: TrainData, live: LiveMetric | None,
+                 tcfg: Any, device: torch.device, live_name: str, checkpoint_every_s: float = 0.0) -> None:
+        self.learner, self.model, self.data, self.live = learner, model, data, live
+        self.tcfg, self.device, self.live_name = tcfg, device, live_name
         self.n_iter = steps_per_epoch(data.n_frames, tcfg.data_augmentation_loop, tcfg.batch_size)
         self.total = self.n_iter * tcfg.n_epochs
         self.record_every = max(1, self.total // 200)
@@ -198,7 +205,7 @@ class _Loop:
         self.checkpoint_every = max(1, self.total // max(1, tcfg.n_checkpoints))
         self.checkpoint_every_s = checkpoint_every_s  # also a checkpoint this often (0: only the above)
         self.generator = torch.Generator(device=device).manual_seed(int(tcfg.seed))
-        self.optimizer = torch.optim.Adam(family.param_groups(model, tcfg))
+        self.optimizer = torch.optim.Adam(learner.param_groups(model, tcfg))
         self.scheduler = make_scheduler(self.optimizer, tcfg, self.total)
         self.meter = _Meter(device, self.total, tcfg.divergence_threshold)
         self.result = TrainResult(history=self.meter.history)
@@ -237,9 +244,9 @@ class _Loop:
             idx = torch.randint(0, self.data.n_frames, (tcfg.batch_size,), device=self.device,
                                 generator=self.generator)
             clock = TrainClock(epoch=step // self.n_iter, step=step, steps_per_epoch=self.n_iter)
-            loss_pred, loss_reg, reg_terms = _step(self.family, self.model, self.data.batch(idx),
+            loss_pred, loss_reg, reg_terms = _step(self.learner, self.model, self.data.batch(idx),
                                                    self.data.target_scale, tcfg, clock, self.optimizer,
-                                                   self.scheduler)
+                                                   self.scheduler, self.data.after_step)
             self.step = step + 1
             self.meter.add(self.step, loss_pred, loss_reg)
             if self.step % self.check_every == 0 or self.step == total:
@@ -268,11 +275,11 @@ class _Loop:
             self.last_save = time.perf_counter()
 
     def _record(self, reg_terms: Mapping[str, torch.Tensor], hooks: Hooks, bar: tqdm) -> None:
-        live = self.family.live_metric(self.model, self.arrays)
+        live = float("nan") if self.live is None else self.live(self.model)
         lrs = {f"lr_{g.get('name', i)}": float(g["lr"]) for i, g in enumerate(self.optimizer.param_groups)}
         row = {"step": self.step, "epoch": (self.step - 1) // self.n_iter}
         mean = self.meter.record(row, live, reg_terms, {**lrs, "wall_time_s": self.seconds()})
-        bar.set_postfix(loss=f"{mean:.3e}", refresh=False, **{self.primary_metric: f"{live:.3f}"})
+        bar.set_postfix(loss=f"{mean:.3e}", refresh=False, **{self.live_name: f"{live:.3f}"})
         if hooks.on_record is not None:
             hooks.on_record(self.meter.rows, self.total)
 
@@ -284,25 +291,27 @@ class _Loop:
 
 
 def train(
-    family: Family,
+    learner: Learner,
     model: torch.nn.Module,
     data: TrainData,
-    arrays: Mapping[str, np.ndarray],
+    live: LiveMetric | None,
     cfg: Any,
     device: torch.device,
     progress: bool = True,
-    primary_metric: str = "live",
+    live_name: str = "live",
     hooks: Hooks | None = None,
     resume: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``data`` with ``cfg.training``; the family supplies groups and regularisers.
+    """Train ``model`` on ``data`` with ``cfg.training``; the learner supplies groups and regularisers.
 
-    ``resume`` is a state saved by ``hooks.checkpoint``: the loop continues after its step.
+    ``live`` scores the model at each record (the scorer's live metric, shown as ``live_name`` in
+    the progress bar and written to the learning curves); None records NaN. ``resume`` is a state
+    saved by ``hooks.checkpoint``: the loop continues after its step.
     """
     hooks = hooks or Hooks()
     # A config built by hand (tests, notebooks) may hold only the training block: no timed checkpoints.
     every_min = float(getattr(cfg, "checkpoint_every_min", 0.0))
-    loop = _Loop(family, model, data, arrays, cfg.training, device, primary_metric, 60.0 * every_min)
+    loop = _Loop(learner, model, data, live, cfg.training, device, live_name, 60.0 * every_min)
     if resume is not None:
         loop.load_state_dict(resume)
     # The bar shows this session's elapsed time, steps/s and the time left to the run's last step (ETA).

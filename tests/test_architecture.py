@@ -6,8 +6,8 @@ deferred import is still a dependency — and resolved to the neuralgraph module
 (``from neuralgraph.x import y`` is an edge to ``neuralgraph.x.y`` when that is a module, else to
 ``neuralgraph.x``). Layers, bottom to top:
 
-    floor     errors io integrate family nn metrics config matrix_file node_types plotting rundir datacache
-              recording
+    floor     errors io integrate discovery family nn metrics config matrix_file node_types plotting rundir
+              datacache resources signals recording sources (the data sources: simulated, a recording file)
     families  neuralgraph.families.<name> (each folder on its own)
     top       trainer train explore launch report
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "neuralgraph"
-FLOOR = ("errors", "io", "integrate", "family", "nn", "metrics", "config", "matrix_file", "node_types",
-         "plotting", "rundir", "datacache", "resources", "signals", "recording")
+FLOOR = ("errors", "io", "integrate", "discovery", "family", "nn", "metrics", "config", "matrix_file",
+         "node_types", "plotting", "rundir", "datacache", "resources", "signals", "recording", "sources")
 ABOVE_THE_FLOOR = ("families", "trainer", "checkpoint", "curves", "train", "explore", "launch", "report")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
@@ -214,3 +214,46 @@ def test_no_function_is_long():
                 if n > MAX_FUNCTION_LINES:
                     long[f"{module}:{node.name}"] = n
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def source_folders() -> list[str]:
+    root = PACKAGE / "sources"
+    return sorted(f"neuralgraph.sources.{p.name}" for p in root.iterdir() if (p / "__init__.py").exists())
+
+
+@pytest.mark.parametrize("folder", source_folders())
+def test_a_source_folder_stands_alone(folder):
+    """A data source knows no family and no other source: it is one folder, found by discovery."""
+    others = tuple(f for f in source_folders() if f != folder)
+    bad = violations((folder,), others + ("neuralgraph.families",))
+    assert not bad, "; ".join(bad)
+    path = PACKAGE / "sources" / folder.rsplit(".", 1)[-1]
+    assert (path / "config.py").exists() and (path / "source.py").exists(), f"{folder} lacks config.py or source.py"
+
+
+def code_words(module: str) -> set[str]:
+    """Identifiers and string constants of ``module``'s code (docstrings aside), in lower case."""
+    tree = ast.parse(modules()[module].read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    words = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.add(node.value.lower())
+        elif isinstance(node, ast.Name):
+            words.add(node.id.lower())
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr.lower())
+    return words
+
+
+def test_the_run_and_the_trainer_name_no_family_and_no_source():
+    """train.py and the trainer compose the parts they are given; they never ask which ones."""
+    named = tuple(source_folders()) + ("neuralgraph.families", "neuralgraph.recording")
+    bad = violations(("neuralgraph.train", "neuralgraph.trainer"), named)
+    assert not bad, "; ".join(bad)
+    for module in ("neuralgraph.train", "neuralgraph.trainer"):
+        words = code_words(module)
+        for name in ("metabolism", "signal", "flyvis", "recording", "simulated", "simulate"):
+            assert not any(name in word.split("_") or word.startswith(name) for word in words), f"{module} names {name}"

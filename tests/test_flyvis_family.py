@@ -71,7 +71,8 @@ def test_forward_shapes_and_inputs():
 def test_regimes_compose(regime):
     cfg = typed(compose_regime(regime))
     assert cfg.simulation.family == "flyvis"
-    assert cfg.reward_key == "connectivity_R2" == FAMILY.primary_metric(cfg)
+    assert cfg.reward_key == "connectivity_R2"
+    FAMILY.check(cfg)
     assert cfg.training.batch_size >= 1
     assert isinstance(cfg.model.field_type, FieldType)
 

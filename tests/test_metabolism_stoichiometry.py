@@ -348,12 +348,17 @@ def test_free_substrate_orders(arrays):
     assert not hasattr(tied, "sto_sub")
 
 
-def test_primary_metric_follows_the_mode():
+def test_the_reward_must_score_the_mode():
     fam = MetabolismFamily()
     learned, given = compose_tiny(), compose_typed("tiny_metabolism")
-    assert fam.primary_metric(learned) == "stoichiometry_R2"
-    assert fam.primary_metric(given) == "rate_constants_R2"
-    assert fam.primary_metric(learned) == "stoichiometry_R2"  # the family keeps no state between calls
+    assert (learned.reward_key, given.reward_key) == ("stoichiometry_R2", "rate_constants_R2")
+    fam.check(learned)
+    fam.check(given)
+    with pytest.raises(ConfigError, match="reward_key=rate_constants_R2 does not score model.learn_stoichiometry=true: "
+                                          "set reward_key=stoichiometry_R2"):
+        fam.check(compose_tiny("reward_key=rate_constants_R2"))
+    with pytest.raises(ConfigError, match="set reward_key=rate_constants_R2"):
+        fam.check(compose_typed("tiny_metabolism", "reward_key=stoichiometry_R2"))
 
 
 @pytest.mark.parametrize("regime, override, match", [

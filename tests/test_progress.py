@@ -19,7 +19,7 @@ from neuralgraph.launch import compose_regime
 from neuralgraph.train import typed
 from neuralgraph.trainer import Hooks, train
 
-from test_trainer import Linear, LinearModel, line_data
+from test_trainer import Linear, LinearModel, line_data, slope
 
 
 class SlowLinear(Linear):
@@ -43,7 +43,7 @@ def fit(cfg, hooks=None, resume=None, progress=False, family=None):
     model = LinearModel(1, 1, bias=False)
     if resume is not None:
         model.load_state_dict(resume["weights"])
-    result = train(family or SlowLinear(), model, line_data(), {}, cfg, torch.device("cpu"), progress=progress,
+    result = train(family or SlowLinear(), model, line_data(), slope, cfg, torch.device("cpu"), progress=progress,
                    hooks=hooks, resume=None if resume is None else resume["training"])
     return model, result
 
@@ -63,7 +63,7 @@ def run_saving(cfg) -> tuple[torch.nn.Module, list[dict]]:
     torch.manual_seed(0)
     model = LinearModel(1, 1, bias=False)
     saved: list[bytes] = []
-    train(SlowLinear(), model, line_data(), {}, cfg, torch.device("cpu"), progress=False,
+    train(SlowLinear(), model, line_data(), slope, cfg, torch.device("cpu"), progress=False,
           hooks=saving_hooks([model], saved))
     return model, [torch.load(io.BytesIO(b), weights_only=True) for b in saved]
 
@@ -88,7 +88,7 @@ def test_hand_built_configs_without_the_key_take_no_timed_checkpoints():
     torch.manual_seed(0)
     model = LinearModel(1, 1, bias=False)
     saved: list[bytes] = []
-    train(SlowLinear(), model, line_data(), {}, line_cfg(None), torch.device("cpu"), progress=False,
+    train(SlowLinear(), model, line_data(), slope, line_cfg(None), torch.device("cpu"), progress=False,
           hooks=saving_hooks([model], saved))
     assert len(saved) == 2
 

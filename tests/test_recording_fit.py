@@ -22,12 +22,13 @@ from omegaconf import OmegaConf
 from sweeper_helpers import ROOT, app_env, runs
 
 from neuralgraph.explore.space import parse_space
-from neuralgraph.family import get_recording_family
+from neuralgraph.family import get_family, scorer_for
 from neuralgraph.launch import compose_regime
 from neuralgraph.metrics.regression import linear_fit
 from neuralgraph.recording.demo import demo_recording
 from neuralgraph.recording.prepare import load_recording
 from neuralgraph.rundir import read_metrics, read_results
+from neuralgraph.sources import source_for
 
 FAST = ["progress=false", "num_threads=1", "resume=false"]
 
@@ -83,8 +84,8 @@ def test_truth_metrics_and_other_families_are_refused(recording, tmp_path):
     proc = train(tmp_path / "a", "+regime=tiny_signal", "data=recording", f"data.path={path}", check=False)
     assert proc.returncode == 2 and "reward_key=connectivity_R2 needs a ground truth" in proc.stdout
     proc = train(tmp_path / "b", "+regime=tiny_metabolism", "data=recording", f"data.path={path}", check=False)
-    assert proc.returncode == 2 and "not supported for simulation.family=metabolism" in proc.stdout
-    assert "families that fit recordings: signal" in proc.stdout
+    assert proc.returncode == 2 and "simulation.family=metabolism cannot be scored without a ground truth" in proc.stdout
+    assert "families that can: signal" in proc.stdout
 
 
 def test_a_sweep_rewards_held_out_prediction(recording, tmp_path):
@@ -104,13 +105,15 @@ def test_a_sweep_rewards_held_out_prediction(recording, tmp_path):
 def test_the_recording_regime_composes_and_its_space_exists():
     cfg = compose_regime("signal_recording", "data.path=traces.npz")
     typed = OmegaConf.to_object(cfg)
-    family = get_recording_family(typed.simulation.family)
+    family = get_family(typed.simulation.family)
     family.check(typed)
-    assert family.primary_metric(typed) == cfg.reward_key == "one_step_R2"
+    scorer = scorer_for(family, has_truth=False)
+    scorer.check_scoring(typed)
+    assert source_for(typed.data).name == "recording" and cfg.reward_key == "one_step_R2" in scorer.rewards
     for key in parse_space(OmegaConf.to_container(cfg.search_space)).dims:
         assert OmegaConf.select(cfg, key, throw_on_missing=True) is not None, key
     default = OmegaConf.to_object(compose_regime("tiny_signal")).data
-    assert type(default).__name__ == "SimulatedData"  # every other regime still simulates
+    assert source_for(default).name == "simulated"  # every other regime still simulates
 
 
 def test_stimulus_types_and_known_graph_reach_the_model_and_the_results(tmp_path):
@@ -122,14 +125,14 @@ def test_stimulus_types_and_known_graph_reach_the_model_and_the_results(tmp_path
     np.savez(tmp_path / "rec.npz", **arrays, mask=mask, types=np.arange(n) % 2,
              stimulus=0.1 * np.ones_like(arrays["x"]))
     cfg = OmegaConf.to_object(compose_regime("signal_recording", f"data.path={tmp_path / 'rec.npz'}"))
-    family = get_recording_family("signal")
+    family = get_family("signal")
     prepared = load_recording(cfg.data)
     model, data = family.build(prepared, cfg, torch.device("cpu"))
     W = model.weight().detach().numpy()
     assert np.all(W[mask == 0] == 0) and np.any(W != 0)
     assert data.extras["e"].shape == data.x.shape and model.input_mode is not None
-    metrics, results = family.evaluate(model, prepared, cfg, torch.device("cpu"))
+    metrics, results = family.truth_free.evaluate(model, prepared, cfg, torch.device("cpu"))
     assert "cluster_accuracy" in metrics and np.array_equal(results["mask"], prepared["mask"])
-    family.plot(prepared, results, metrics, {"step": [1], "loss": [1.0], "regularization": [0.0]}, tmp_path / "plots",
+    family.truth_free.plot(prepared, results, metrics, {"step": [1], "loss": [1.0], "regularization": [0.0]}, tmp_path / "plots",
                 cfg)
     assert len(list((tmp_path / "plots").glob("*.png"))) == 7

@@ -196,7 +196,7 @@ def test_learned_field_is_trained_and_scored(field_model):
     assert "e" not in data.extras  # the model must infer the input
     assert model.field.n_input == 4
     before = model.field(torch.arange(100)).detach().clone()
-    result = train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+    result = train(FAM, model, data, None, cfg, torch.device("cpu"), progress=False)
     assert result.status == "ok"
     assert not torch.allclose(before, model.field(torch.arange(100)).detach())
     metrics, results = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))
@@ -214,7 +214,7 @@ def test_evaluate_with_true_input_and_types():
     cfg = cfg_of(sim=sim, model={"hidden_dim": 8, "hidden_dim_update": 8},
                  training={"data_augmentation_loop": 10, "n_rollout_frames": 30})
     model, data = FAM.build(arrays, cfg, torch.device("cpu"))
-    train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+    train(FAM, model, data, None, cfg, torch.device("cpu"), progress=False)
     metrics, results = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))
     assert {"cluster_accuracy", "n_clusters", "test_R2", "test_pearson"} <= set(metrics)
     assert results["rollout_true"].shape == (31, 12)
@@ -234,7 +234,7 @@ def test_dale_sign_term_improves_sign_consistency():
                                "coeff_W_sign": coeff})
         torch.manual_seed(0)
         model, data = FAM.build(arrays, cfg, torch.device("cpu"))
-        train(FAM, model, data, arrays, cfg, torch.device("cpu"), progress=False)
+        train(FAM, model, data, None, cfg, torch.device("cpu"), progress=False)
         accuracy[coeff] = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))[0]["W_sign_accuracy"]
     assert accuracy[0.1] > accuracy[0.0] + 0.03
 
@@ -300,10 +300,12 @@ def test_model_and_training_checks_name_the_key(schema, kw, key):
 
 def test_check_spans_blocks():
     from neuralgraph.errors import ConfigError
+    from neuralgraph.families.signal.family import build_model
 
-    with pytest.raises(ConfigError, match="model.low_rank"):
-        FAM.check(cfg_of(sim={"n_neurons": 10}, model={"factorization": True, "low_rank": 20}))
-    FAM.check(cfg_of(sim={"n_neurons": 10}, model={"factorization": False, "low_rank": 20}))
+    # The rank is checked against the data's neurons, simulated or recorded.
+    activity = {"u": np.random.default_rng(0).normal(size=(50, 10)).astype(np.float32)}
+    with pytest.raises(ConfigError, match="model.low_rank=20 must be in \\[1, N=10\\]"):
+        build_model(activity, cfg_of(model={"factorization": True, "low_rank": 20}))
+    assert build_model(activity, cfg_of(model={"factorization": False, "low_rank": 20})).n == 10
     with pytest.raises(ConfigError, match="field_model"):
         FAM.check(cfg_of(model={"field_model": "siren"}))
-    assert FAM.primary_metric(cfg_of()) == "connectivity_R2"

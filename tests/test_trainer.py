@@ -11,7 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from neuralgraph.config.base import TrainingBase
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group
+from neuralgraph.family import Learner, TrainClock, TrainData, adam_group
 from neuralgraph.trainer import steps_per_epoch, train
 
 
@@ -27,7 +27,7 @@ def test_zero_learning_rate_falls_back():
     assert adam_group("k", p, 5e-3, 1e-3)["lr"] == 5e-3
 
 
-class Linear(Family):
+class Linear(Learner):
     """y = w·x fitted by the shared trainer; ``blow_up`` multiplies the prediction each step;
     ``ridge`` adds the regulariser ridge·w²; every clock handed to the regularisers is kept."""
 
@@ -37,12 +37,6 @@ class Linear(Family):
         self.blow_up = blow_up
         self.ridge = ridge
         self.clocks: list[TrainClock] = []
-
-    def primary_metric(self, cfg):
-        return "w"
-
-    def simulate(self, sim_cfg):
-        return {}
 
     def build(self, arrays, cfg, device):
         raise NotImplementedError
@@ -58,11 +52,11 @@ class Linear(Family):
         with torch.no_grad():
             model.weight.mul_(self.blow_up)
 
-    def live_metric(self, model, arrays):
-        return float(model.weight.item())
 
-    def evaluate(self, model, arrays, cfg, device):
-        return {}, {}
+
+def slope(model) -> float:
+    """The live metric: the fitted slope."""
+    return float(model.weight.item())
 
 
 class LinearModel(torch.nn.Linear):
@@ -88,7 +82,7 @@ def fit(family, lr=0.05, dal=200, data=None, n_epochs=1):
     cfg.training.batch_size = 10
     cfg.training.data_augmentation_loop = dal
     cfg.training.n_epochs = n_epochs
-    return model, train(family, model, data, {}, cfg, torch.device("cpu"), progress=False)
+    return model, train(family, model, data, slope, cfg, torch.device("cpu"), progress=False)
 
 
 def test_trainer_fits_a_line():
@@ -180,7 +174,7 @@ def test_micro_batches_give_the_whole_batch_gradient(regime):
         scheduler = make_scheduler(optimizer, cfg.training, 10)
         idx = torch.arange(7) * 3
         loss, reg, _ = _step(family, model, data.batch(idx), data.target_scale, cfg.training,
-                             TrainClock(epoch=0, step=0, steps_per_epoch=10), optimizer, scheduler)
+                             TrainClock(epoch=0, step=0, steps_per_epoch=10), optimizer, scheduler, data.after_step)
         losses.append((float(loss), float(reg)))
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)

@@ -14,15 +14,15 @@ from neuralgraph.family import family_packages, family_schemas
 
 
 def register_configs() -> None:
-    """Store ``run_schema``, ``schema/data/<source>`` and ``schema/<block>/<family>`` for every
-    family found (idempotent)."""
-    # Imported here: neuralgraph.recording.config reads this package's range checks.
-    from neuralgraph.recording.config import SCHEMAS as DATA_SCHEMAS
+    """Store ``run_schema``, the option ``data=<source>`` of every data source found, and
+    ``schema/<block>/<family>`` for every family found (idempotent)."""
+    # Imported here: a source's schema may read this package's range checks.
+    from neuralgraph.sources import source_schemas
 
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
-    for name, node in DATA_SCHEMAS.items():
-        cs.store(group="schema/data", name=name, node=node)
+    for name, node in source_schemas().items():
+        cs.store(group="data", name=name, node=node)
     for name in family_packages():
         for block, node in family_schemas(name).items():
             cs.store(group=f"schema/{block}", name=name, node=node)

@@ -14,6 +14,7 @@
 - :mod:`.demo` — a rate network integrated with scipy's ``solve_ivp`` (not NeuralGraph's
   integrator), sampled the way an experiment would be: the validation data of the README.
 
-This package is on the floor: it imports no family. Which families can fit a recording is
-decided by :func:`neuralgraph.family.get_recording_family`.
+This package is on the floor: it imports no family. The data source that reads a recording is
+:mod:`neuralgraph.sources.recording`; a family fits one when it has a truth-free scorer
+(:attr:`neuralgraph.family.Family.truth_free`).
 """

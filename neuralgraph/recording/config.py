@@ -1,14 +1,14 @@
-"""The ``data`` block of a run: simulate the regime's system (default) or read a recording.
+"""The ``data`` block of ``data=recording data.path=FILE``: the file and how to prepare it.
 
-Chosen with the config group ``data`` (``conf/data/``): ``data=simulated`` keeps every regime as it
-was; ``data=recording data.path=FILE`` fits a file instead. Only the recording has keys.
+The source that reads it is :mod:`neuralgraph.sources.recording`; the default ``data=simulated``
+(:mod:`neuralgraph.sources.simulated`) has no keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, List
+from typing import List
 
 from neuralgraph.config.base import check_nonnegative, check_positive, check_range
 from neuralgraph.errors import ConfigError
@@ -20,13 +20,6 @@ class Derivative(str, Enum):
     spline = "spline"  # cubic smoothing spline per neuron and segment; irregular times and gaps allowed
     savgol = "savgol"  # Savitzky-Golay filter; regular sampling without missing samples only
     finite_difference = "finite_difference"  # central differences of the raw samples (noise-free data)
-
-
-@dataclass
-class SimulatedData:
-    """The regime's simulator makes the data (cached by the simulation block's hash)."""
-
-    _section = "data"
 
 
 @dataclass
@@ -68,12 +61,3 @@ class RecordingData:
         if not self.holdout_trials and self.holdout_fraction == 0:
             raise ConfigError("data.holdout_fraction=0 and no data.holdout_trials: nothing is held out "
                               "for the prediction metrics")
-
-
-def is_recording(data: Any) -> bool:
-    """Whether a run's ``data`` block (typed) reads a recording."""
-    return isinstance(data, RecordingData)
-
-
-#: The schemas of the ``data`` group, registered as ``schema/data/<name>``.
-SCHEMAS = {"simulated": SimulatedData, "recording": RecordingData}

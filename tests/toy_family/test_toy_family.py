@@ -46,7 +46,7 @@ def test_the_toy_family_is_discovered(toy_env):
     assert family_packages()["toy"] == "toy"
     assert set(family_schemas("toy")) == {"simulation", "model", "training"}
     family = get_family("toy")
-    assert family.name == "toy" and family.primary_metric(None) == "A_R2"
+    assert family.name == "toy" and family.truth_free is None
 
 
 def test_the_toy_regime_composes_into_typed_blocks(toy_env):

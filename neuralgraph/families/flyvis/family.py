@@ -162,9 +162,6 @@ class FlyVisFamily(Family):
 
     name = "flyvis"
 
-    def primary_metric(self, cfg: RunConfig) -> str:
-        return "connectivity_R2"
-
     def check(self, cfg: RunConfig) -> None:
         if cfg.training.W_solve_every > 0 and cfg.model.update_type != UpdateType.additive:
             raise ConfigError(f"training.W_solve_every={cfg.training.W_solve_every} solves W by least squares, which "
@@ -206,14 +203,15 @@ class FlyVisFamily(Family):
         else:
             scale = torch.ones(y.shape[1], device=device)
         model.set_loss_weights(scale)
+        data = TrainData(x=x, y=y, target_scale=scale, extras=extras)
         t = cfg.training
         if t.W_solve_every > 0:
             # The step count travels in the state dict (a resumed run solves where a whole one does);
             # the solver keeps references to the training tensors, not copies.
             model.register_buffer("solver_step", torch.zeros((), dtype=torch.long, device=device))
             total = steps_per_epoch(x.shape[0], t.data_augmentation_loop, t.batch_size) * t.n_epochs
-            model.weight_solver = WeightSolver(model, x, y, extras.get("stimulus"), t.W_solve_every, total)
-        return model, TrainData(x=x, y=y, target_scale=scale, extras=extras)
+            data.after_step.append(WeightSolver(model, x, y, extras.get("stimulus"), t.W_solve_every, total).after_step)
+        return model, data
 
     def param_groups(self, model: FlyVisGNN, t: FlyVisTraining) -> list[dict[str, Any]]:
         groups = [
@@ -239,10 +237,6 @@ class FlyVisFamily(Family):
         terms.update(_weight_penalties("edge", model.lin_edge, t.coeff_edge_weight_L1, t.coeff_edge_weight_L2))
         terms.update(_weight_penalties("phi", model.lin_phi, t.coeff_phi_weight_L1, t.coeff_phi_weight_L2))
         return terms
-
-    def after_step(self, model: FlyVisGNN, t: FlyVisTraining) -> None:
-        if t.W_solve_every > 0:
-            model.weight_solver.after_step(model)
 
     def live_metric(self, model: FlyVisGNN, arrays: Mapping[str, np.ndarray]) -> float:
         """Squared Pearson r of the raw (uncorrected) W against the truth on identifiable synapses."""

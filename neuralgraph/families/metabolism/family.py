@@ -1,8 +1,8 @@
 """The metabolism family: recover rate constants k and homeostasis with S given, or the
 stoichiometric matrix S itself (``model.learn_stoichiometry``).
 
-The primary metric depends on the mode: ``rate_constants_R2`` with S given,
-``stoichiometry_R2`` with S learned (:meth:`MetabolismFamily.primary_metric`).
+The reward depends on the mode: ``rate_constants_R2`` with S given, ``stoichiometry_R2`` with S
+learned; :meth:`MetabolismFamily.check` refuses a ``reward_key`` that does not match the mode.
 
 The read-outs live beside this module: :mod:`.readout` (rate constants, substrate function,
 homeostasis), :mod:`.stoichiometry` (the learned S), :mod:`.rollout` (rollouts on held-out runs).
@@ -74,14 +74,19 @@ from neuralgraph.family import Family, TrainClock, TrainData, adam_group
 from neuralgraph.metrics import r2_score
 
 
+#: The reward of each mode: the rate constants with S given, S itself with S learned.
+MODE_REWARDS = ("rate_constants_R2", "stoichiometry_R2")
+
+
 class MetabolismFamily(Family):
     name = "metabolism"
 
-    def primary_metric(self, cfg: RunConfig) -> str:
-        return "stoichiometry_R2" if cfg.model.learn_stoichiometry else "rate_constants_R2"
-
     def check(self, cfg: RunConfig) -> None:
         m, t = cfg.model, cfg.training
+        mode_reward = "stoichiometry_R2" if m.learn_stoichiometry else "rate_constants_R2"
+        if cfg.reward_key in MODE_REWARDS and cfg.reward_key != mode_reward:
+            raise ConfigError(f"reward_key={cfg.reward_key} does not score model.learn_stoichiometry="
+                              f"{str(m.learn_stoichiometry).lower()}: set reward_key={mode_reward}")
         if not m.learn_stoichiometry:
             # Keys that act on a learned S do nothing with S given: refuse them rather than ignore.
             for key in MetabolismTraining.LEARNED_S_KEYS:

@@ -33,22 +33,35 @@ from neuralgraph.families.signal.config import (
 )
 from neuralgraph.families.signal.evaluate import evaluate
 from neuralgraph.families.signal.model import SignalGNN
+from neuralgraph.families.signal.prediction import SignalPredictionScorer
 from neuralgraph.families.signal.solve import SignalWeightSolver
 from neuralgraph.family import Family, TrainClock, TrainData, adam_group, steps_per_epoch
 from neuralgraph.metrics.regression import linear_fit
 
 
 def build_model(arrays: Mapping[str, np.ndarray], cfg: RunConfig) -> SignalGNN:
-    """The GNN for these arrays and config (on the CPU; the caller moves it)."""
+    """The GNN for these arrays and config (on the CPU; the caller moves it).
+
+    N and the activity scale come from the data; a known graph (``mask``, N×N, from a recording's
+    graph file) fixes which W_ij may be non-zero.
+    """
     sim = cfg.simulation
     u = arrays["u"]
     n = u.shape[1]
+    if cfg.model.factorization and not 1 <= cfg.model.low_rank <= n:
+        raise ConfigError(f"model.low_rank={cfg.model.low_rank} must be in [1, N={n}] (the data's neurons)")
     visual = sim.external_input_type == InputType.visual
-    return SignalGNN(
+    model = SignalGNN(
         cfg.model, n_neurons=n, x_scale=float(np.std(u)) or 1.0,
         input_mode=sim.external_input_mode if "e" in arrays else None,
         n_input=sim_signal.n_input_neurons(sim) if visual else n, n_frames=u.shape[0],
     )
+    if "mask" in arrays:
+        model.mask.copy_(torch.as_tensor(arrays["mask"], dtype=torch.float32) * model.mask)
+        if not model.factorization:
+            with torch.no_grad():
+                model.W.mul_(model.mask)
+    return model
 
 
 #: The target scale never drops below this fraction of std(u)/Δt (a derivative that moves the
@@ -136,14 +149,10 @@ def function_penalties(
 
 class SignalFamily(Family):
     name = "signal"
-
-    def primary_metric(self, cfg: RunConfig) -> str:
-        return "connectivity_R2"
+    truth_free = SignalPredictionScorer()
 
     def check(self, cfg: RunConfig) -> None:
         sim, m = cfg.simulation, cfg.model
-        if m.factorization and not 1 <= m.low_rank <= sim.n_neurons:
-            raise ConfigError(f"model.low_rank={m.low_rank} must be in [1, n_neurons={sim.n_neurons}]")
         if m.field_model != FieldModel.none and sim.external_input_type == InputType.none:
             raise ConfigError("model.field_model needs an external input (simulation.external_input_type)")
         if cfg.training.W_solve_every > 0:
@@ -176,13 +185,14 @@ class SignalFamily(Family):
         extras = {}
         if "e" in arrays and model.field is None:
             extras["e"] = torch.as_tensor(arrays["e"], dtype=torch.float32, device=device)
+        data = TrainData(x=u, y=du, target_scale=scale, extras=extras)
         t = cfg.training
         if t.W_solve_every > 0:
             # The step count travels in the state dict (a resumed run solves where a whole one does).
             model.register_buffer("solver_step", torch.zeros((), dtype=torch.long, device=device))
             total = steps_per_epoch(u.shape[0], t.data_augmentation_loop, t.batch_size) * t.n_epochs
-            model.weight_solver = SignalWeightSolver(u, du, extras.get("e"), t.W_solve_every, total)
-        return model, TrainData(x=u, y=du, target_scale=scale, extras=extras)
+            data.after_step.append(SignalWeightSolver(u, du, extras.get("e"), t.W_solve_every, total).after_step)
+        return model, data
 
     def param_groups(self, model: SignalGNN, training: SignalTraining) -> list[dict[str, Any]]:
         t = training
@@ -212,8 +222,6 @@ class SignalFamily(Family):
         if not model.factorization:
             with torch.no_grad():
                 model.W.mul_(model.mask)
-        if training.W_solve_every > 0:
-            model.weight_solver.after_step(model)
 
     # ---- evaluation and figures ----------------------------------------------------------------
 

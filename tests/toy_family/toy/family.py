@@ -44,9 +44,6 @@ def learned(model: LinearField) -> np.ndarray:
 class ToyFamily(Family):
     name = "toy"
 
-    def primary_metric(self, cfg: Any) -> str:
-        return "A_R2"
-
     def simulate(self, sim: ToySimulation) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(sim.seed)
         A = true_matrix(sim, rng)

@@ -1,13 +1,13 @@
-r"""The signal family fitted to a recording: no simulator, no ground truth.
+r"""The signal family's scorer of data without a ground truth (a recording).
 
-``python -m neuralgraph.train data=recording data.path=FILE +regime=signal_recording`` trains the
-same GNN as a simulated run,
+``python -m neuralgraph.train +regime=signal_recording data.path=FILE`` trains the same GNN as a
+simulated run (the family's learner),
 
     du_i/dt ≈ φ*(u_i, a_i) + Σ_{j≠i} W_ij ψ*(u_j[, a_j])  (+ e_i, the file's stimulus)
 
 on the smoothed states and derivatives of :mod:`neuralgraph.recording.prepare` (training
-segments only), with the file's known graph (if any) fixing which W_ij may be non-zero. Scores
-need no truth:
+segments only), with the file's known graph (if any) fixing which W_ij may be non-zero. This
+scorer needs no truth:
 
 - ``one_step_R2`` (the primary metric and the recording regimes' ``reward_key``) — R² of the
   model's du/dt against the smoothed derivative on the **held-out** frames, pooled over neurons
@@ -45,8 +45,8 @@ function rises by 2 across [−x_norm, x_norm], so a positive W_ij excites (for 
 ``du_heldout_pred`` (at most 2000 frames), ``rollout_observed`` / ``rollout_pred`` (the first
 held-out segment), ``neuron_index`` and ``neuron_names`` (the file's column and name of each neuron).
 
-What is not supported, and refused at the start: a learned input field (``model.field_model``),
-and every other family (see :func:`neuralgraph.family.get_recording_family`).
+What is not supported, and refused at the start: a learned input field (``model.field_model``);
+a reward that needs a truth.
 """
 
 from __future__ import annotations
@@ -55,68 +55,33 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 from neuralgraph.config.base import RunConfig
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.signal.config import FieldModel, InputMode
-from neuralgraph.families.signal.family import SignalFamily
+from neuralgraph.families.signal.config import FieldModel
 from neuralgraph.families.signal.model import SignalGNN
 from neuralgraph.families.signal.recording_metrics import evaluate_recording, one_step_r2
-from neuralgraph.family import TrainData
+from neuralgraph.family import Scorer
 
-#: Metrics a recording run can be rewarded on (the rest need a ground truth).
+#: Metrics a run without a truth can be rewarded on (the rest need a ground truth).
 PREDICTION_METRICS = ("one_step_R2", "rollout_R2", "rollout_horizon", "train_one_step_R2")
 #: Held-out frames the live metric (progress bar, learning curves) scores at most.
 LIVE_FRAMES = 256
 
 
-def build_recording_model(arrays: Mapping[str, np.ndarray], cfg: RunConfig) -> SignalGNN:
-    """The GNN for a recording: N and the activity scale from the data, the file's stimulus added."""
-    u = arrays["u"]
-    n = u.shape[1]
-    if cfg.model.factorization and not 1 <= cfg.model.low_rank <= n:
-        raise ConfigError(f"model.low_rank={cfg.model.low_rank} must be in [1, N={n}] (the recording's neurons)")
-    model = SignalGNN(cfg.model, n_neurons=n, x_scale=float(np.std(u)) or 1.0,
-                      input_mode=InputMode.additive if "e" in arrays else None, n_input=n, n_frames=u.shape[0])
-    if "mask" in arrays:
-        mask = torch.as_tensor(arrays["mask"], dtype=torch.float32) * model.mask
-        model.mask.copy_(mask)
-        if not model.factorization:
-            with torch.no_grad():
-                model.W.mul_(mask)
-    return model
+class SignalPredictionScorer(Scorer):
+    """Held-out prediction, identifiability of W and clusters: the scores of the module docstring."""
 
+    rewards = PREDICTION_METRICS
 
-class SignalRecordingFamily(SignalFamily):
-    """:class:`SignalFamily` with the data of a recording: build, live metric, evaluation and plots."""
-
-    def primary_metric(self, cfg: RunConfig) -> str:
-        return "one_step_R2"
-
-    def check(self, cfg: RunConfig) -> None:
+    def check_scoring(self, cfg: RunConfig) -> None:
         if cfg.model.field_model != FieldModel.none:
             raise ConfigError("model.field_model learns an unknown input of simulated frames; with data=recording "
                               "give the stimulus in the file (`stimulus`) and set model.field_model=none")
-        if cfg.reward_key not in PREDICTION_METRICS:
+        if cfg.reward_key not in self.rewards:
             raise ConfigError(f"reward_key={cfg.reward_key} needs a ground truth that a recording does not have; "
-                              f"use one of {', '.join(PREDICTION_METRICS)} (reward_key=one_step_R2, or "
+                              f"use one of {', '.join(self.rewards)} (reward_key=one_step_R2, or "
                               "+regime=signal_recording)")
-
-    def simulate(self, sim: Any) -> dict[str, np.ndarray]:
-        raise ConfigError("data=recording: the data come from data.path; nothing is simulated")
-
-    def build(self, arrays: Mapping[str, np.ndarray], cfg: RunConfig,
-              device: torch.device) -> tuple[SignalGNN, TrainData]:
-        model = build_recording_model(arrays, cfg).to(device)
-        u = torch.as_tensor(arrays["u"], dtype=torch.float32, device=device)
-        du = torch.as_tensor(arrays["du"], dtype=torch.float32, device=device)
-        n = u.shape[1]
-        scale = float(du.std()) if cfg.training.normalize_targets else 1.0
-        extras = {}
-        if "e" in arrays:
-            extras["e"] = torch.as_tensor(arrays["e"], dtype=torch.float32, device=device)
-        return model, TrainData(x=u, y=du, target_scale=torch.full((n,), scale or 1.0, device=device), extras=extras)
 
     def live_metric(self, model: SignalGNN, arrays: Mapping[str, np.ndarray]) -> float:
         """``one_step_R2`` on at most :data:`LIVE_FRAMES` held-out frames."""
@@ -124,7 +89,7 @@ class SignalRecordingFamily(SignalFamily):
         return one_step_r2(model, arrays, "_heldout", step)
 
     def evaluate(self, model: SignalGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig,
-                 device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                 device: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return evaluate_recording(model, arrays, cfg)
 
     def plot(self, arrays: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray], metrics: Mapping[str, Any],
@@ -132,7 +97,3 @@ class SignalRecordingFamily(SignalFamily):
         from neuralgraph.families.signal.recording_plots import plot_recording
 
         plot_recording(arrays, results, metrics, history, Path(plot_dir))
-
-
-#: What :func:`neuralgraph.family.get_recording_family` returns for the signal family.
-RECORDING_FAMILY = SignalRecordingFamily()

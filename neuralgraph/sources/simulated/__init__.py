@@ -1,0 +1,1 @@
+"""The default source: the regime's simulator, cached by a hash of the simulation block."""
