@@ -62,7 +62,6 @@ def content_lines(path: Path) -> list[str]:
 BOILERPLATE = {"defaults:", "- _self_", "simulation:", "model:", "training:", "search_space:", "evaluation:"}
 
 
-@pytest.mark.xfail(reason="regimes extend one another: in progress", strict=False)
 def test_no_regime_file_repeats_more_than_half_of_another():
     files = resources.regime_files()
     lines = {name: [x for x in content_lines(p) if x not in BOILERPLATE] for name, p in files.items()}
