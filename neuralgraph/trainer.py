@@ -159,8 +159,8 @@ def _step(
 
     With ``tcfg.micro_batch`` = m below the batch size, the data loss is back-propagated m frames
     at a time: the mean over B frames is Σ_c (n_c / B)·mean_c, so the gradient is the same, while
-    every activation of a piece stays in the processor's cache (on a CPU, several times faster for
-    large N·B; on a GPU leave it 0).
+    every activation of a piece stays in the processor's cache (on a CPU, for large N·B;
+    on a GPU leave it 0).
     """
     optimizer.zero_grad(set_to_none=True)
     n_frames = int(batch["x"].shape[0])

@@ -12,7 +12,7 @@
 - :mod:`.prepare` — trials split into training and held-out segments, resampled on a regular
   grid: the arrays a family's recording path trains on;
 - :mod:`.demo` — a rate network integrated with scipy's ``solve_ivp`` (not NeuralGraph's
-  integrator), sampled the way an experiment would be: the validation data of the README.
+  integrator), sampled the way an experiment would be: the validation data of docs/recordings.md.
 
 This package is on the floor: it imports no family. The data source that reads a recording is
 :mod:`neuralgraph.sources.recording`; a family fits one when it has a truth-free scorer

@@ -24,7 +24,7 @@ class Derivative(str, Enum):
 
 @dataclass
 class RecordingData:
-    """A recording read from ``path``; the file format is in the README ("Fitting your own recordings")."""
+    """A recording read from ``path``; the file format is in docs/recordings.md."""
 
     _section = "data"
 

@@ -13,7 +13,7 @@ would observe it:
 - unobserved neurons: the last ``unobserved`` neurons take part in the dynamics but are not in
   the file; the W a fit can be compared with is the observed block of the generating W.
 
-Used by the README's validation table (``benchmarks/recording_table.py``), the tests and
+Used by the validation in docs/recordings.md (``benchmarks/recording_table.py``), the tests and
 ``notebooks/06_recording.py``.
 """
 

@@ -1,6 +1,6 @@
 """Reading a recording's arrays from a file, whatever its format; the checks are in :mod:`.validate`.
 
-Names of the arrays (keys of an ``.npz`` or datasets of an ``.h5``; see the README):
+Names of the arrays (keys of an ``.npz`` or datasets of an ``.h5``; see docs/recordings.md):
 
 - ``x`` (samples, N) — activity, NaN where a sample is missing (required);
 - ``t`` (samples,) — sample times; without them ``data.dt`` gives a regular spacing;

@@ -47,8 +47,7 @@ Metrics (``analysis.log`` / ``metrics.json``):
 - ``tau_R2``, ``V_rest_R2`` — the same line-fit R², neuron by neuron against the per-type truth;
   with the input unknown, ``V_rest_R2`` allows one more offset, shared by R1–R8: their resting
   potential and the input enter only as V_rest + I, so a constant moved between the two is a gauge
-  no data fix (measured at extent 8: R1–R8 alone 0.998–0.9999, but shifted by 0.17–0.32 as a
-  group); ``V_rest_R2_all`` is the plain line fit over every neuron;
+  no data fix; ``V_rest_R2_all`` is the plain line fit over every neuron;
   ``tau_R2_identity``, ``V_rest_R2_identity`` — identity-line R² (scale and offset errors count);
 - ``field_R2`` — only when the input is recovered (``model.field_type=visual``, the SIREN's Ω², or
   ``projected``, the solved Ω_c(t)): line-fit R² of the true luminance against the field over every
@@ -182,8 +181,8 @@ class FlyVisFamily(Family):
         inputs = arrays["input_nodes"].astype(np.int64)
         x_np = arrays["x"]
         # One pass over the sampled frames gives the regularisers' voltage range and the edges the
-        # live metric scores: once per run here, where recomputing the mask in live_metric would
-        # cost ~0.2 s per call at extent 8 (2,000 frames x 13,741 neurons), 200 calls per run.
+        # live metric scores: once per run here, not at each of the live metric's calls, which
+        # would repeat a pass over every sampled frame of every neuron.
         sample = x_np[range_frames(x_np.shape[0])]
         v_lo, v_hi, v_norm = _voltage_range(sample)
         model = FlyVisGNN(
