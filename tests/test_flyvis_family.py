@@ -11,7 +11,7 @@ import torch
 
 from neuralgraph.errors import ConfigError
 from neuralgraph.families.flyvis import simulate as fs
-from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisModel, FlyVisTraining
+from neuralgraph.families.flyvis.config import EmbeddingInit, FieldType, FlyVisEvaluation, FlyVisModel
 from neuralgraph.families.flyvis.family import FAMILY
 from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
@@ -81,7 +81,7 @@ def test_regimes_compose(regime):
     ("model.hidden_dim=0", "model.hidden_dim"),
     ("model.n_extra_null_edges=-1", "model.n_extra_null_edges"),
     ("model.n_layers_nnr_f=1", "model.n_layers_nnr_f"),
-    ("training.n_clusters=0", "training.n_clusters"),
+    ("evaluation.n_clusters=0", "evaluation.n_clusters"),
     ("training.lr_W=-1", "training.lr_W"),
     ("simulation.tau_min=0.01", "simulation.tau_min"),
     ("simulation.extent=-1", "simulation.extent"),
@@ -97,7 +97,7 @@ def test_n_layers_nnr_f_matters_only_with_a_learned_field():
     with pytest.raises(ConfigError, match="n_layers_nnr_f"):
         FlyVisModel(field_type=FieldType.visual, n_layers_nnr_f=1)
     with pytest.raises(ConfigError, match="n_clusters"):
-        FlyVisTraining(n_clusters=0)
+        FlyVisEvaluation(n_clusters=0)
 
 
 def tiny_cfg(*overrides: str):
@@ -236,7 +236,7 @@ def test_flyvis_regime_recovers_everything_at_extent_2(cli, tmp_path):
 
     out = tmp_path / "flyvis_e2"
     proc = cli("+regime=flyvis", "simulation.extent=2", "simulation.n_frames=4000", "simulation.n_test_frames=100",
-               "training.n_rollout_frames=100", "training.data_augmentation_loop=80", "progress=false",
+               "evaluation.n_rollout_frames=100", "training.data_augmentation_loop=80", "progress=false",
                "plots=false", "num_threads=1", f"hydra.run.dir={out}", timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = rundir.read_metrics(out)
@@ -257,7 +257,7 @@ def test_flyvis_reference_regime_path_at_extent_1(cli, tmp_path):
     out = tmp_path / "flyvis_e1"
     proc = cli("+regime=flyvis_reference", "simulation.extent=1", "simulation.n_frames=2000", "simulation.n_test_frames=100",
                "model.nnr_f_T_period=2000", "model.hidden_dim_nnr_f=128", "training.data_augmentation_loop=2",
-               "training.n_rollout_frames=100", "progress=false", "plots=false", "num_threads=1",
+               "evaluation.n_rollout_frames=100", "progress=false", "plots=false", "num_threads=1",
                f"hydra.run.dir={out}", timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = rundir.read_metrics(out)

@@ -9,7 +9,7 @@ from torch import nn
 
 from types import SimpleNamespace
 
-from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisTraining
+from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisEvaluation
 from neuralgraph.families.flyvis.evaluate import cell_types, cluster_labels, wiring_fingerprint
 from neuralgraph.families.flyvis.readout import (
     corrected_weights, identifiable_edges, linearise, normal_equations, row_linear_fit, solve_normal_equations,
@@ -121,7 +121,7 @@ def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
     model = SimpleNamespace(a=torch.as_tensor(emb), edge_src=torch.as_tensor(src), edge_tgt=torch.as_tensor(tgt))
     fit = {"tau": np.exp(emb[:, 0] / 5 - 2), "V_rest": emb[:, 1] / 5}  # τ and V_rest: types 0 and 1 alike
     metrics, results = cell_types(model, {"node_type": types, "type_names": np.array(list("abcd"))}, fit, W,
-                                  FlyVisTraining(n_clusters=4, seed=0))
+                                  FlyVisEvaluation(n_clusters=4), 0)
     assert metrics["cluster_accuracy_dynamics"] < 0.9  # 0 and 1 merged, or split along noise
     assert metrics["cluster_accuracy"] == 1.0
     assert matched_accuracy(results["cluster_labels"], types) == metrics["cluster_accuracy"]

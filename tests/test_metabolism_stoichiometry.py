@@ -372,11 +372,11 @@ def test_the_reward_must_score_the_mode():
     ("tiny_metabolism_S_learning", "model.extra_edge_fraction=-1", "model.extra_edge_fraction=-1.0"),
     ("tiny_metabolism_S_learning", "model.hidden_dim_sub=0", "model.hidden_dim_sub=0"),
     ("tiny_metabolism_S_learning", "model.embedding_dim=-1", "model.embedding_dim=-1"),
-    ("tiny_metabolism_S_learning", "training.sparsity_threshold=0", "training.sparsity_threshold=0.0"),
+    ("tiny_metabolism_S_learning", "evaluation.sparsity_threshold=0", "evaluation.sparsity_threshold=0.0"),
     ("tiny_metabolism_S_learning", "training.n_epochs_init=-1", "training.n_epochs_init=-1"),
     ("tiny_metabolism_S_learning", "training.S_soft_threshold=-1", "training.S_soft_threshold=-1.0"),
     ("tiny_metabolism_S_learning", "training.lr_S=-1", "training.lr_S=-1.0"),
-    ("tiny_metabolism_S_learning", "training.test_window=0", "training.test_window=0"),
+    ("tiny_metabolism_S_learning", "evaluation.test_window=0", "evaluation.test_window=0"),
     ("tiny_metabolism_S_learning", "simulation.log_k_max=-3", "simulation.log_k_min=-2.0"),
 ])
 def test_bad_options_are_refused_naming_the_key(regime, override, match):

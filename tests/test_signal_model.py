@@ -9,7 +9,8 @@ from omegaconf import OmegaConf
 
 from neuralgraph.config.base import RunConfig
 from neuralgraph.families.signal import simulate as S
-from neuralgraph.families.signal.config import InputMode, SignalModel, SignalSimulation, SignalTraining
+from neuralgraph.families.signal.config import (InputMode, SignalEvaluation, SignalModel, SignalSimulation,
+                                                SignalTraining)
 from neuralgraph.families.signal.model import InputField, SignalGNN, rollout
 from neuralgraph.family import TrainClock, get_family
 from neuralgraph.trainer import steps_per_epoch
@@ -23,9 +24,10 @@ def typed(schema, **kw):
     return OmegaConf.to_object(OmegaConf.structured(schema(**kw)))
 
 
-def cfg_of(sim=None, model=None, training=None):
+def cfg_of(sim=None, model=None, training=None, evaluation=None):
     return RunConfig(regime="test", reward_key="connectivity_R2", simulation=typed(SignalSimulation, **(sim or {})),
-                     model=typed(SignalModel, **(model or {})), training=typed(SignalTraining, **(training or {})))
+                     model=typed(SignalModel, **(model or {})), training=typed(SignalTraining, **(training or {})),
+                     evaluation=typed(SignalEvaluation, **(evaluation or {})))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +192,7 @@ def test_learned_field_is_trained_and_scored(field_model):
     arrays = S.simulate(typed(SignalSimulation, **sim))
     cfg = cfg_of(sim=sim, model={"field_model": field_model, "hidden_dim": 8, "hidden_dim_update": 8,
                                  "field_hidden_dim": 16, "field_rank": 2},
-                 training={"data_augmentation_loop": 20, "n_rollout_frames": 20, "lr_NNR_f": 1e-2})
+                 training={"data_augmentation_loop": 20, "lr_NNR_f": 1e-2}, evaluation={"n_rollout_frames": 20})
     torch.manual_seed(0)
     model, data = FAM.build(arrays, cfg, torch.device("cpu"))
     assert "e" not in data.extras  # the model must infer the input
@@ -212,7 +214,7 @@ def test_evaluate_with_true_input_and_types():
            "external_input_type": "oscillatory"}
     arrays = S.simulate(typed(SignalSimulation, **sim))
     cfg = cfg_of(sim=sim, model={"hidden_dim": 8, "hidden_dim_update": 8},
-                 training={"data_augmentation_loop": 10, "n_rollout_frames": 30})
+                 training={"data_augmentation_loop": 10}, evaluation={"n_rollout_frames": 30})
     model, data = FAM.build(arrays, cfg, torch.device("cpu"))
     train(FAM, model, data, None, cfg, torch.device("cpu"), progress=False)
     metrics, results = FAM.evaluate(model, arrays, cfg, torch.device("cpu"))
@@ -230,8 +232,8 @@ def test_dale_sign_term_improves_sign_consistency():
     accuracy = {}
     for coeff in (0.0, 0.1):
         cfg = cfg_of(sim=sim, model={"hidden_dim": 16, "hidden_dim_update": 16},
-                     training={"data_augmentation_loop": 100, "lr_W": 5e-2, "n_rollout_frames": 20,
-                               "coeff_W_sign": coeff})
+                     training={"data_augmentation_loop": 100, "lr_W": 5e-2, "coeff_W_sign": coeff},
+                     evaluation={"n_rollout_frames": 20})
         torch.manual_seed(0)
         model, data = FAM.build(arrays, cfg, torch.device("cpu"))
         train(FAM, model, data, None, cfg, torch.device("cpu"), progress=False)
@@ -288,8 +290,8 @@ def test_model_rollout_is_nan_after_the_first_non_finite_state():
     (SignalTraining, {"lr_W": -1.0}, "training.lr_W"),
     (SignalTraining, {"coeff_edge_diff": -1.0}, "training.coeff_edge_diff"),
     (SignalTraining, {"batch_size": 0}, "training.batch_size"),
-    (SignalTraining, {"psi_norm_window": [1.0, 0.8]}, "training.psi_norm_window"),
-    (SignalTraining, {"rollout_every": 0}, "training.rollout_every"),
+    (SignalEvaluation, {"psi_norm_window": [1.0, 0.8]}, "evaluation.psi_norm_window"),
+    (SignalEvaluation, {"rollout_every": 0}, "evaluation.rollout_every"),
 ])
 def test_model_and_training_checks_name_the_key(schema, kw, key):
     from neuralgraph.errors import ConfigError

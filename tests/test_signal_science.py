@@ -44,7 +44,7 @@ def test_fig2_budget_at_reduced_size(cli, tmp_path):
     about 4 min on one thread; 0.9998 and 4/4 types measured before the solve was added). The 0.05 cut: 200 neurons give looser type clusters than 1,000."""
     out = tmp_path / "fig2_200"
     proc = cli("+regime=signal_fig2", "simulation.n_neurons=200", "simulation.n_frames=20000",
-               "training.data_augmentation_loop=160", "training.cluster_threshold=0.05", "progress=false",
+               "training.data_augmentation_loop=160", "evaluation.cluster_threshold=0.05", "progress=false",
                "plots=false", "num_threads=1", f"hydra.run.dir={out}", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = rundir.read_metrics(out)

@@ -150,12 +150,16 @@ class TrainingBase:
 
 @dataclass
 class RunConfig:
-    """Root of every composed config; ``simulation``, ``model`` and ``training`` come from a regime."""
+    """Root of every composed config; ``simulation``, ``model``, ``training`` and ``evaluation`` come
+    from a regime."""
 
     regime: str = MISSING  # name of the regime this config was built from (set by conf/regime/*.yaml)
     simulation: Any = MISSING  # a family's simulation schema (ground truth; frozen during sweeps)
     model: Any = MISSING  # a family's model schema
     training: Any = MISSING  # a family's training schema
+    # A family's evaluation schema: the settings that define its metrics (rollout lengths, cluster
+    # thresholds, windows). Frozen during sweeps; None for a family that has none.
+    evaluation: Any = None
     # Where the data come from: conf/data/simulated.yaml (the simulator, the default) or
     # conf/data/recording.yaml (a file; see neuralgraph/recording/config.py).
     data: Any = MISSING

@@ -13,6 +13,15 @@ from typing import Any, Iterable
 #: ``{former dotted key: its name now}``.
 RENAMED: dict[str, str] = {}
 
+#: Keys that define how a metric is computed, moved from ``training`` to the frozen ``evaluation``
+#: block (a sweep may not change them): ``{family: keys}``.
+EVALUATION_KEYS: dict[str, tuple[str, ...]] = {
+    "signal": ("n_rollout_frames", "rollout_every", "psi_norm_window", "cluster_threshold"),
+    "flyvis": ("cluster_method", "n_clusters", "cluster_embedding", "n_rollout_frames", "test_min_std"),
+    "metabolism": ("test_window", "test_n_windows", "sparsity_threshold"),
+}
+RENAMED.update({f"training.{key}": f"evaluation.{key}" for keys in EVALUATION_KEYS.values() for key in keys})
+
 
 def renamed_message(key: str) -> str | None:
     """``"training.lr_siren is now training.lr_field"`` for a former key (an override's key, with

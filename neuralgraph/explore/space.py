@@ -23,7 +23,17 @@ from typing import Any, Mapping
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
-FROZEN_PREFIXES = ("simulation.",)
+#: Blocks a sweep may not change: the ground truth (``simulation``) and what defines the metrics
+#: (``evaluation``): a sweep that moved either would change the yardstick, not the learner.
+FROZEN_PREFIXES = ("simulation.", "evaluation.")
+
+
+def frozen_reason(key: str) -> str:
+    """Why ``key`` is frozen, naming its block: ``'evaluation.x' is an evaluation key: ...``."""
+    block = key.split(".", 1)[0]
+    why = ("simulation keys are the ground truth" if block == "simulation"
+           else "evaluation keys define how the metrics are computed")
+    return f"'{key}' is {'an' if block[0] in 'aeiou' else 'a'} {block} key: {why} and are frozen in a sweep"
 _NEEDS_QUOTES = re.compile(r"[^\w.\-+/:]")
 
 
@@ -149,8 +159,8 @@ def parse_space(params: Mapping[str, Any] | None) -> SearchSpace:
         key = str(key)
         if key.startswith(FROZEN_PREFIXES):
             raise SearchSpaceError(
-                f"search space key '{key}' is a simulation key; simulation keys are frozen "
-                "during a sweep (use the regime landscape to vary them between blocks)"
+                f"search space key {frozen_reason(key)}"
+                + (" (use the regime landscape to vary them between blocks)" if key.startswith("simulation.") else "")
             )
         try:
             override = parser.parse_override(f"{key}={expr}")

@@ -1,7 +1,7 @@
 """Checks a proposed mutation before it can become a job.
 
 A proposal is accepted only if it names at most ``max_keys`` keys (the prompt's "change one or
-two keys"), each once, every key is in the search space (simulation keys never are),
+two keys"), each once, every key is in the search space (simulation and evaluation keys never are),
 every value parses as a single Hydra override value (no sweep syntax such as ``a,b`` or
 ``interval(...)``, no ``${...}`` interpolation, which could read the environment), lies inside
 its dimension, and the resulting config is not one already evaluated or queued (a replicate is
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from .space import FROZEN_PREFIXES, SearchSpace, fmt
+from .space import FROZEN_PREFIXES, SearchSpace, fmt, frozen_reason
 
 
 class ProposalError(ValueError):
@@ -39,7 +39,7 @@ def resolve_key(key: str, space: SearchSpace) -> str:
     """Map ``key`` to a search-space key; a unique suffix (``lr_k``) is accepted."""
     key = str(key).strip()
     if key.startswith(FROZEN_PREFIXES):
-        raise ProposalError(f"'{key}' is a simulation key: simulation keys are frozen in a sweep")
+        raise ProposalError(frozen_reason(key))
     if key in space.dims:
         return key
     matches = [k for k in space.dims if k.endswith("." + key)]

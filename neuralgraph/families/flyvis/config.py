@@ -164,11 +164,6 @@ class FlyVisTraining(TrainingBase):
     coeff_phi_weight_L2: float = 0.0  # L2 on f_theta's weights
     normalize_targets: bool = True  # weigh each neuron's squared error by 1/var(dv_i/dt)
     n_checkpoints: int = 4  # checkpoints per run (never in the hot loop)
-    cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
-    n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
-    cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau, V_rest and the wiring)
-    n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
-    test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
 
     #: Every group rate of 0 falls back to lr (f_theta's and g_phi's own rate), see ``param_groups``.
     RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_emb": "lr_embedding", "lr_embedding": "lr",
@@ -179,12 +174,29 @@ class FlyVisTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(self, "n_clusters")
         check_nonnegative(self, "W_solve_every")
+
+
+@dataclass
+class FlyVisEvaluation:
+    """How the metrics are computed from a trained model (frozen during sweeps: a sweep that could
+    change them would change the yardstick, not the learner)."""
+
+    cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
+    n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
+    cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau, V_rest and the wiring)
+    n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
+    test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
+
+    _section = "evaluation"
+
+    def __post_init__(self) -> None:
+        check_positive(self, "n_clusters")
 
 
 SCHEMAS = {
     "simulation": FlyVisSimulation,
     "model": FlyVisModel,
     "training": FlyVisTraining,
+    "evaluation": FlyVisEvaluation,
 }

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from neuralgraph.config.base import RunConfig
-from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisTraining
+from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisEvaluation
 from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.families.flyvis.oracle import oracle_metrics
 from neuralgraph.families.flyvis.readout import corrected_weights, identifiable_edges, linearise
@@ -144,13 +144,13 @@ def wiring_fingerprint(labels: np.ndarray, W: np.ndarray, src: np.ndarray, tgt: 
 
 
 def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[str, np.ndarray],
-               W_corrected: np.ndarray, training: FlyVisTraining) -> tuple[Metrics, Results]:
+               W_corrected: np.ndarray, evaluation: FlyVisEvaluation, seed: int) -> tuple[Metrics, Results]:
     """Clusters of the learned per-neuron features matched to the true cell types, in two stages.
 
     1. the dynamics, [log τ_i, V_rest,i] standardised (``cluster_accuracy_dynamics``). With one
        f_θ per embedding, two types whose drawn τ and V_rest nearly coincide behave alike and
        merge here whatever the learner (docs/benchmarks.md, "flyvis": which pairs, on which draws).
-       The embedding a_i joins only with ``training.cluster_embedding``: it enters the model only
+       The embedding a_i joins only with ``evaluation.cluster_embedding``: it enters the model only
        through f_θ, whose content per neuron the read-out already gives as τ and V_rest, and it
        adds noise of its own (the extent-8 draws with and without it: docs/benchmarks.md, "flyvis");
     2. the same with each neuron's :func:`wiring_fingerprint` over the stage-1 clusters appended,
@@ -158,16 +158,16 @@ def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[
        their partners as much as by their dynamics, and the learned W says who they are.
     """
     types = arrays["node_type"]
-    k = min(training.n_clusters, len(types))
+    k = min(evaluation.n_clusters, len(types))
     emb = model.a.detach().cpu().numpy()
     parts = [np.log(np.clip(fit["tau"], 1e-3, None))[:, None], fit["V_rest"][:, None]]
-    dynamics = _standardised(np.concatenate(([emb] if training.cluster_embedding else []) + parts, 1))
-    first = cluster_labels(dynamics, training.cluster_method, k, training.seed, standardise=False)
+    dynamics = _standardised(np.concatenate(([emb] if evaluation.cluster_embedding else []) + parts, 1))
+    first = cluster_labels(dynamics, evaluation.cluster_method, k, seed, standardise=False)
     fp = wiring_fingerprint(first, np.asarray(W_corrected, dtype=np.float64), model.edge_src.cpu().numpy(),
                             model.edge_tgt.cpu().numpy())
     fp = fp - fp.mean(axis=0)
     fp *= np.sqrt(dynamics.shape[1] / max(float(fp.var(axis=0).sum()), 1e-30))
-    labels = cluster_labels(np.concatenate([dynamics, fp], 1), training.cluster_method, k, training.seed,
+    labels = cluster_labels(np.concatenate([dynamics, fp], 1), evaluation.cluster_method, k, seed,
                             standardise=False)
     acc_emb, n_clusters_emb = embedding_cluster_accuracy(emb, types)
     metrics: Metrics = {
@@ -183,7 +183,7 @@ def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[
 def held_out_rollout(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig, device: torch.device,
                      field_fit: LinearFit | None) -> tuple[Metrics, Results]:
     """Free rollout on the noise-free test movie, scored trace by trace over the responsive neurons."""
-    t = cfg.training
+    t = cfg.evaluation
     n_roll = min(t.n_rollout_frames, arrays["x_test"].shape[0])
     x_test = arrays["x_test"][:n_roll]
     stim_np = arrays["stimulus_test"][:n_roll]
@@ -240,7 +240,7 @@ def evaluate(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig,
         field_fit, field_results = visual_field(model, arrays, device)
         metrics["field_R2"] = field_fit.r2
         results.update(field_results)
-    for part in (cell_types(model, arrays, fit, results["W_corrected"], cfg.training),
+    for part in (cell_types(model, arrays, fit, results["W_corrected"], cfg.evaluation, cfg.training.seed),
                  held_out_rollout(model, arrays, cfg, device, field_fit)):
         metrics.update(part[0])
         results.update(part[1])

@@ -53,8 +53,8 @@ Metrics (``analysis.log`` / ``metrics.json``):
   ``projected``, the solved Ω_c(t)): line-fit R² of the true luminance against the field over every
   photoreceptor column on training frames 0–800 (step 2), i.e. after the best affine correction
   gt ≈ a·Ω + b, as in the reference;
-- ``cluster_accuracy`` — k-means (or a GMM, ``training.cluster_method``) with
-  ``training.n_clusters`` (65) clusters on the standardised per-neuron features
+- ``cluster_accuracy`` — k-means (or a GMM, ``evaluation.cluster_method``) with
+  ``evaluation.n_clusters`` (65) clusters on the standardised per-neuron features
   [a_i, log τ_i, V_rest,i], clusters matched one-to-one to the 65 true cell types by the Hungarian
   assignment (:func:`neuralgraph.metrics.cluster.matched_accuracy`); accuracy = matched neurons / N.
   ``cluster_accuracy_embedding`` uses the embeddings alone with single-linkage clustering
@@ -66,7 +66,7 @@ Metrics (``analysis.log`` / ``metrics.json``):
   held-out, noise-free test movie, driven by the true test stimulus (when the field is learned, mapped
   through the affine calibration Ω² ≈ a·luminance + b fitted for ``field_R2``), scored trace by trace
   (:func:`neuralgraph.metrics.trace_r2` / :func:`trace_pearson`) and averaged over the *responsive*
-  neurons, those whose test trace has a std ≥ ``training.test_min_std`` (without process noise the
+  neurons, those whose test trace has a std ≥ ``evaluation.test_min_std`` (without process noise the
   visual signal fades with depth and many deep neurons sit at a fixed point to within 1e-4: a trace
   R² of such a flat line measures float rounding, not the model). ``n_test_neurons`` counts them;
   ``test_R2_pooled`` is the identity R² over all neurons and frames pooled, ``test_rmse`` the error.

@@ -247,11 +247,6 @@ class MetabolismTraining(TrainingBase):
     coeff_MLP_sub_norm: float = 0.0  # (MLP_sub(1, 1) - 1)^2, pins the scale when not normalised
     coeff_k_floor: float = 0.0  # sum relu(k_floor_threshold - log k)^2
     k_floor_threshold: float = -2.0  # floor for coeff_k_floor, in log10 units
-    # test_R2/test_pearson score free rollouts of this many frames, started at evenly spaced
-    # frames of the held-out run: the autocatalytic regimes are chaotic, and no model (not even the
-    # truth perturbed by 1e-6) tracks a single rollout over thousands of frames.
-    test_window: int = 200
-    test_n_windows: int = 10  # rollout windows averaged in test_R2/test_pearson
     # Weight each metabolite's squared error by 1/var(dc_i/dt): slow metabolites count as much as
     # fast ones (homeostasis lives in the small residuals).
     normalize_targets: bool = True
@@ -270,9 +265,6 @@ class MetabolismTraining(TrainingBase):
     coeff_S_prior: float = 0.0
     S_soft_threshold: float = 0.0  # after each step S <- sign(S) max(|S| - this, 0)  (proximal L1)
     S_grad_clip: float = 0.0  # clip the gradient of S to this L2 norm before each step (0 = off)
-    # Evaluation of a learned S: a candidate edge counts as present when its gauge-fixed
-    # coefficient is at least this large in magnitude (0.5: it rounds to a non-zero integer).
-    sparsity_threshold: float = 0.5
 
     #: Every group rate of 0 falls back to lr (the embeddings' to lr_node), see ``param_groups``.
     RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_k": "lr", "lr_sub": "lr", "lr_node": "lr", "lr_embedding": "lr_node",
@@ -287,12 +279,32 @@ class MetabolismTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(self, "sparsity_threshold", "test_window", "test_n_windows")
         check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip", "coeff_S_prior")
+
+
+@dataclass
+class MetabolismEvaluation:
+    """How the metrics are computed from a trained model (frozen during sweeps: a sweep that could
+    change them would change the yardstick, not the learner)."""
+
+    _section = "evaluation"
+
+    # test_R2/test_pearson score free rollouts of this many frames, started at evenly spaced
+    # frames of the held-out run: the autocatalytic regimes are chaotic, and no model (not even the
+    # truth perturbed by 1e-6) tracks a single rollout over thousands of frames.
+    test_window: int = 200
+    test_n_windows: int = 10  # rollout windows averaged in test_R2/test_pearson
+    # A learned S: a candidate edge counts as present when its gauge-fixed coefficient is at
+    # least this large in magnitude (0.5: it rounds to a non-zero integer).
+    sparsity_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_positive(self, "sparsity_threshold", "test_window", "test_n_windows")
 
 
 SCHEMAS = {
     "simulation": MetabolismSimulation,
     "model": MetabolismModel,
     "training": MetabolismTraining,
+    "evaluation": MetabolismEvaluation,
 }

@@ -194,7 +194,7 @@ class MetabolismFamily(Family):
         results: dict[str, Any] = {"S": arrays["S"], "types": arrays["types"]}
         if model.learn_stoichiometry:
             superset = cfg.model.extra_edge_fraction > 0
-            parts = [stoichiometry.readout(model, arrays, cfg.training.sparsity_threshold, superset)]
+            parts = [stoichiometry.readout(model, arrays, cfg.evaluation.sparsity_threshold, superset)]
             edges = (model.edge_met.cpu().numpy(), model.edge_rxn.cpu().numpy())
             metrics.update(stoichiometry.baseline_readout(arrays, *edges, model.edge_is_substrate.cpu().numpy()))
             if not cfg.simulation.flux_limit:  # the limiter makes the law non-linear in S·k (see rate_oracle)
@@ -210,7 +210,7 @@ class MetabolismFamily(Family):
         grid = readout.function_grid(arrays, device)
         mass_action = cfg.simulation.rate_law == RateLaw.mass_action
         for part in (readout.substrate_function(model, grid, mass_action), readout.homeostasis(model, arrays, grid),
-                     rollout.rollout_scores(model, arrays, cfg.simulation, cfg.training, device)):
+                     rollout.rollout_scores(model, arrays, cfg.simulation, cfg.evaluation, device)):
             metrics.update(part[0])
             results.update(part[1])
         metrics["activity_rank"] = int(arrays["activity_rank_99"])

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from neuralgraph.families.metabolism.config import MetabolismSimulation, MetabolismTraining
+from neuralgraph.families.metabolism.config import MetabolismEvaluation, MetabolismSimulation
 from neuralgraph.families.metabolism.model import MetabolismGNN
 from neuralgraph.families.metabolism.simulate import TrueSystem, n_trials, nonnegative
 from neuralgraph.integrate import euler, trajectory
@@ -70,15 +70,15 @@ def horizon(true: np.ndarray, pred: np.ndarray, threshold: float = 0.9) -> int:
 
 def rollout_scores(
     model: MetabolismGNN, arrays: Mapping[str, np.ndarray], sim: MetabolismSimulation,
-    training: MetabolismTraining, device: torch.device,
+    evaluation: MetabolismEvaluation, device: torch.device,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The scores of the module docstring on the held-out runs (the first training run when there are none)."""
     runs = list(range(n_trials(arrays), arrays["x"].shape[0])) or [0]
     x_true = arrays["x_clean"][runs]
     dt, substeps = float(sim.delta_t), sim.substeps
     n_states = x_true.shape[1]
-    window = min(training.test_window, n_states - 1)
-    starts = np.linspace(0, n_states - 1 - window, max(1, training.test_n_windows)).astype(int)
+    window = min(evaluation.test_window, n_states - 1)
+    starts = np.linspace(0, n_states - 1 - window, max(1, evaluation.test_n_windows)).astype(int)
     c0 = torch.as_tensor(x_true[:, starts].reshape(-1, x_true.shape[2]), device=device)
     windows = rollout(model, c0, window, dt, substeps).cpu().numpy().reshape(len(runs), len(starts), window + 1, -1)
     truth_windows = np.stack([[x_true[r, s0 : s0 + window + 1] for s0 in starts] for r in range(len(runs))])

@@ -265,10 +265,6 @@ class SignalTraining(TrainingBase):
     coeff_W_sign: float = 0.0
     W_sign_start_epoch: float = 0.5  # training progress, in epochs (fractions allowed), where coeff_W_sign starts
     normalize_targets: bool = True  # divide the residual by the global std of du/dt
-    n_rollout_frames: int = 1000  # free rollout length for test_R2 / test_pearson
-    rollout_every: int = 10  # test_R2 compares snapshots every this many frames
-    psi_norm_window: List[float] = field(default_factory=lambda: [0.8, 1.0])  # scale correction window, units of xnorm
-    cluster_threshold: float = 0.1  # single-linkage distance threshold on min-max-normalised embeddings
 
     #: Every group rate of 0 falls back to lr (psi*'s own rate), see ``param_groups``.
     RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_update": "lr", "lr_embedding": "lr", "lr_NNR_f": "lr"}
@@ -278,12 +274,27 @@ class SignalTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "n_rollout_frames", "penalty_frames",
-                          "W_solve_every")
+        check_nonnegative(self, "first_coeff_L1", "n_epochs_init", "penalty_frames", "W_solve_every")
+
+
+@dataclass
+class SignalEvaluation:
+    """How the metrics are computed from a trained model (frozen during sweeps: a sweep that could
+    change them would change the yardstick, not the learner)."""
+
+    _section = "evaluation"
+
+    n_rollout_frames: int = 1000  # free rollout length for test_R2 / test_pearson
+    rollout_every: int = 10  # test_R2 compares snapshots every this many frames
+    psi_norm_window: List[float] = field(default_factory=lambda: [0.8, 1.0])  # scale correction window, units of xnorm
+    cluster_threshold: float = 0.1  # single-linkage distance threshold on min-max-normalised embeddings
+
+    def __post_init__(self) -> None:
+        check_nonnegative(self, "n_rollout_frames")
         check_positive(self, "rollout_every", "cluster_threshold")
         win = list(self.psi_norm_window)
         if len(win) != 2 or not 0 <= win[0] < win[1]:
-            raise ConfigError(f"training.psi_norm_window={win} must be [start, stop] with 0 <= start < stop "
+            raise ConfigError(f"evaluation.psi_norm_window={win} must be [start, stop] with 0 <= start < stop "
                               "(the read-out also uses its mirror [-stop, -start])")
 
 
@@ -291,4 +302,5 @@ SCHEMAS = {
     "simulation": SignalSimulation,
     "model": SignalModel,
     "training": SignalTraining,
+    "evaluation": SignalEvaluation,
 }

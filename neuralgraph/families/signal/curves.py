@@ -1,7 +1,7 @@
 r"""Transfer functions sampled on a grid of activity values: the learned ψ*, φ* and the true ψ, φ.
 
 The grid is in units of u. Its scale is the reference's x_norm = 1.5·std(u) of the training
-activity: the scale correction reads ψ on [0.8, 1.0]·x_norm (``training.psi_norm_window``), the
+activity: the scale correction reads ψ on [0.8, 1.0]·x_norm (``evaluation.psi_norm_window``), the
 figures draw every function on [−x_norm, x_norm]. Each sampler returns one row per neuron,
 (N, points), in float64.
 

@@ -6,7 +6,7 @@ Metrics (keys of ``analysis.log``):
   weights W*_ij·m*_j against the identifiable true weights g_i·W_ij·m_j over all N² entries
   (R² = squared Pearson r; slope 1 = right scale), m_j half the difference of the medians of
   sender j's transfer function on [0.8, 1]·x_norm and on its mirror [−1, −0.8]·x_norm (x_norm =
-  1.5·std u; ``training.psi_norm_window``; blind to the offset φ* absorbs): the learned side from the
+  1.5·std u; ``evaluation.psi_norm_window``; blind to the offset φ* absorbs): the learned side from the
   learned ψ* alone, the truth only in the target (:mod:`neuralgraph.families.signal.readout`).
 - ``effective_rank_90`` / ``effective_rank_99`` — smallest number of singular values of the
   uncentred training activity (frames × neurons) holding 90 % / 99 % of Σσ²
@@ -17,16 +17,16 @@ Metrics (keys of ``analysis.log``):
   well the data determine W at all: a neuron stuck in saturation or activity collapsed onto a few
   dimensions sends it up by orders of magnitude (the values seen where W is and is not recovered:
   docs/signal.md).
-- ``test_R2`` — free rollout of the trained model from frame 0 for ``training.n_rollout_frames``
+- ``test_R2`` — free rollout of the trained model from frame 0 for ``evaluation.n_rollout_frames``
   Euler steps (at most the first trial's length), against a noise-free re-simulation of the ground truth from the same state; the
-  mean snapshot R² every ``training.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).
+  mean snapshot R² every ``evaluation.rollout_every`` frames (:mod:`neuralgraph.metrics.rollout`).
 - ``test_horizon`` / ``truth_horizon`` — first snapshot frame where the rollout's R² drops below
   0.9, for the model and for the truth against itself from a start perturbed by 10⁻⁶·std: in
   chaotic regimes test_R2 over 1000 frames is low for any model, and a model horizon close to
   the truth's own is the best possible.
 - ``test_pearson`` — mean over neurons of the Pearson r between the two rollouts' traces.
 - ``cluster_accuracy`` / ``n_clusters`` — single-linkage clustering of the min-max normalised
-  embeddings at ``training.cluster_threshold``, matched one-to-one to the true types
+  embeddings at ``evaluation.cluster_threshold``, matched one-to-one to the true types
   (:mod:`neuralgraph.metrics.cluster`). Reported only with more than one type.
 - ``field_R2`` — with a learned input field: R² of the least-squares line of learned against true
   input over the driven neurons and all frames.
@@ -53,7 +53,7 @@ import torch
 
 from neuralgraph.config.base import RunConfig
 from neuralgraph.families.signal import simulate as sim_signal
-from neuralgraph.families.signal.config import SignalTraining
+from neuralgraph.families.signal.config import SignalEvaluation
 from neuralgraph.families.signal.curves import function_curves, psi_learned, psi_true, x_norm
 from neuralgraph.families.signal.model import SignalGNN, rollout
 from neuralgraph.families.signal.oracle import oracle_metrics
@@ -70,11 +70,11 @@ def dynamics(arrays: Mapping[str, np.ndarray], cfg: RunConfig) -> sim_signal.Sig
 
 
 def corrected_weights(
-    model: SignalGNN, dyn: sim_signal.SignalDynamics, u: np.ndarray, training: SignalTraining,
+    model: SignalGNN, dyn: sim_signal.SignalDynamics, u: np.ndarray, evaluation: SignalEvaluation,
 ) -> dict[str, np.ndarray]:
     """The learned W as is and corrected, its target and both levels; see :mod:`.readout`."""
     xn = x_norm(u)
-    lo, hi = (float(v) for v in training.psi_norm_window)
+    lo, hi = (float(v) for v in evaluation.psi_norm_window)
     xs = np.linspace(lo * xn, hi * xn, 1000)
     level = sender_level(psi_learned(model, xs), psi_learned(model, -xs))
     level_true = sender_level(psi_true(dyn, model.n, xs), psi_true(dyn, model.n, -xs))
@@ -119,13 +119,13 @@ def data_metrics(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 def rollout_metrics(
-    model: SignalGNN, dyn: sim_signal.SignalDynamics, arrays: Mapping[str, np.ndarray], training: SignalTraining,
+    model: SignalGNN, dyn: sim_signal.SignalDynamics, arrays: Mapping[str, np.ndarray], evaluation: SignalEvaluation,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """(metrics, truth, prediction): the free rollout against a noise-free re-simulation."""
     dt = float(arrays["delta_t"])
     first_trial = int(arrays["trial_bounds"][1]) if "trial_bounds" in arrays else arrays["u"].shape[0]
-    n_steps = int(min(training.n_rollout_frames, first_trial - 1))
-    every = int(training.rollout_every)
+    n_steps = int(min(evaluation.n_rollout_frames, first_trial - 1))
+    every = int(evaluation.rollout_every)
     u0 = arrays["u"][0].astype(np.float64)
     e = arrays["e"].astype(np.float64) if "e" in arrays else None
     truth = sim_signal.rollout(dyn, u0, n_steps, dt, e)
@@ -156,7 +156,7 @@ def evaluate(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(metrics, results) of the module docstring."""
     model.eval()
-    t = cfg.training
+    t = cfg.evaluation
     dyn = dynamics(arrays, cfg)
     W_true = arrays["W"].astype(np.float64)
     weights = corrected_weights(model, dyn, arrays["u"], t)

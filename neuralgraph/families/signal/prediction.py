@@ -15,7 +15,7 @@ scorer needs no truth:
   on data the fit never saw. ``train_one_step_R2`` is the same on the training frames (a large
   gap means over-fitting);
 - ``rollout_R2``, ``rollout_horizon`` — the model integrated freely (Euler, step Δt) from the
-  first frame of each held-out segment for at most ``training.n_rollout_frames`` steps, against
+  first frame of each held-out segment for at most ``evaluation.n_rollout_frames`` steps, against
   the smoothed held-out activity: the pooled R² above over the rolled-out frames (a model that
   stays where it started scores ≤ 0), and the first frame whose rms error over the neurons
   exceeds half the activity's std, each averaged over the segments; ``rollout_horizon_time`` is
@@ -26,7 +26,7 @@ scorer needs no truth:
   (:func:`neuralgraph.metrics.oracle.weak_directions`, at the level σ² = 10⁻⁴ · mean σ² used by
   the simulated oracle); a weak neuron has more than a quarter of its unit vector in the
   directions below it: its outgoing weights are not determined by the data, whatever the learner;
-- ``n_clusters`` of the learned embeddings (single linkage at ``training.cluster_threshold``) and,
+- ``n_clusters`` of the learned embeddings (single linkage at ``evaluation.cluster_threshold``) and,
   when the file gives several types, ``cluster_accuracy`` against them;
 - what the data are: ``n_neurons``, ``n_unobserved``, ``n_trials``, ``n_train_frames``,
   ``n_heldout_frames``, ``delta_t``, ``missing_fraction``, ``sampling_spread``,

@@ -11,7 +11,7 @@ function that is blind to constants:
     W*_ij · L(ψ*_j) = g_i W_ij · L(ψ_j)     for every k_j and d_j.
 
 The read-out takes L(ψ) = ½ [median ψ on the high-activity window [0.8, 1.0]·x_norm − median ψ
-on its mirror [−1.0, −0.8]·x_norm], x_norm = 1.5·std(u) by default (``training.psi_norm_window``):
+on its mirror [−1.0, −0.8]·x_norm], x_norm = 1.5·std(u) by default (``evaluation.psi_norm_window``):
 for a saturating odd ψ such as tanh, the plateau height. (A median on the high window alone
 would count the offset d_j as scale; on saturated draws the learned ψ* carries offsets of
 the plateau's size, and that read-out lost up to 0.1 of R² to them.) The learned side uses the

@@ -72,7 +72,7 @@ def rollout_scores(model: SignalGNN, arrays: Mapping[str, np.ndarray],
     r2s, horizons, first = [], [], None
     for a, b in zip(bounds[:-1], bounds[1:]):
         # A held-out segment keeps at least 3 grid points (prepare.grid_of): at least 2 steps.
-        n_steps = int(max(2, min(cfg.training.n_rollout_frames, b - a - 1)))
+        n_steps = int(max(2, min(cfg.evaluation.n_rollout_frames, b - a - 1)))
         observed = u[a : a + n_steps + 1].astype(np.float64)
         pred = rollout(model, observed[0], n_steps, dt, None if e is None else e[a : a + n_steps + 1])
         r2s.append(pooled_r2(observed[1:], pred[1:]))
@@ -161,7 +161,7 @@ def evaluate_recording(model: SignalGNN, arrays: Mapping[str, np.ndarray],
     metrics.update(scores)
     design, design_arrays = design_scores(model, arrays["u"])
     metrics.update(design)
-    clusters, cluster_arrays = embedding_scores(model, arrays, float(cfg.training.cluster_threshold))
+    clusters, cluster_arrays = embedding_scores(model, arrays, float(cfg.evaluation.cluster_threshold))
     metrics.update(clusters)
     metrics.update(data_scores(arrays))
     with torch.no_grad():
