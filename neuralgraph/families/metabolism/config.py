@@ -61,7 +61,7 @@ class MetabolismSimulation:
     n_frames: int = 2880  # frames kept per run (n_frames + 1 states are stored, frame 0 included)
     delta_t: float = 0.1  # time between stored frames
     # Euler steps per stored frame (each of delta_t/substeps). The reference uses 1, which is
-    # unstable for some initial conditions of the stiff autocatalytic regimes (see README).
+    # unstable for some initial conditions of the stiff autocatalytic regimes (docs/metabolism.md).
     substeps: int = 1
     flux_limit: bool = False  # scale reactions so no substrate is consumed below zero in one step
     noise_model_level: float = 0.0  # std of Gaussian process noise added to c after each step
@@ -192,9 +192,9 @@ class MetabolismModel:
     hidden_dim_node: int = 64  # MLP_node width
     n_layers_node: int = 3  # MLP_node linear layers
     # Divide MLP_sub(c, s) by MLP_sub(1, s): the rate law is then pinned to 1 at c = 1, as c^s is,
-    # which removes the k <-> MLP_sub scale ambiguity by construction (see README).
+    # which removes the k <-> MLP_sub scale ambiguity by construction (docs/metabolism.md).
     sub_normalized: bool = True
-    # Product mode: the substrate function's form (see SubstrateForm and the README).
+    # Product mode: the substrate function's form (see SubstrateForm and docs/metabolism.md).
     substrate_form: SubstrateForm = SubstrateForm.log
     log_k_init: float = -1.5  # initial log10 k of every reaction (no knowledge of the true range)
     log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
