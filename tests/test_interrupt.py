@@ -173,7 +173,9 @@ def test_a_signal_before_training_stops_at_once(tmp_path, monkeypatch, cache_dir
     def simulate_then_signal(*args, **kwargs):
         signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "load_or_simulate", simulate_then_signal)
+    from neuralgraph.sources.simulated.source import SimulatedSource
+
+    monkeypatch.setattr(SimulatedSource, "load", simulate_then_signal)
     with pytest.raises(Interrupted) as caught:
         train_module.run(compose_regime("tiny_metabolism", *FAST), tmp_path)
     assert caught.value.exit_code == 130 and caught.value.step is None
