@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from neuralgraph import checkpoint, resources, rundir
 from neuralgraph.config import RunConfig, register_configs
+from neuralgraph.config.vocabulary import renamed_keys, renamed_message
 from neuralgraph.curves import CurveLog
 from neuralgraph.errors import ConfigError, NeuralGraphError
 from neuralgraph.family import Scorer, get_family, scorer_for
@@ -80,7 +81,7 @@ def unknown_keys(node: Any, prefix: str = "") -> list[str]:
         name = f"{prefix}{key}"
         if fields is not None and key not in fields:
             close = difflib.get_close_matches(str(key), sorted(fields), n=1)
-            out.append(name + (f" (did you mean {prefix}{close[0]}?)" if close else ""))
+            out.append(renamed_message(name) or name + (f" (did you mean {prefix}{close[0]}?)" if close else ""))
         else:
             out.extend(unknown_keys(node._get_node(key), f"{name}."))
     return out
@@ -255,5 +256,20 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         raise
 
 
-if __name__ == "__main__":
+def refuse_former_keys(argv: list[str]) -> None:
+    """Exit with one line when a command-line override names a renamed key (``training.lr_siren=…``):
+    Hydra would refuse it at composition with advice to add it as a new key."""
+    messages = renamed_keys(arg.split("=", 1)[0] for arg in argv if "=" in arg and not arg.startswith("-"))
+    if messages:
+        print(f"Error: {'; '.join(messages)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def cli() -> None:
+    """``python -m neuralgraph.train``: the Hydra app, after the check of former key names."""
+    refuse_former_keys(sys.argv[1:])
     main()
+
+
+if __name__ == "__main__":
+    cli()

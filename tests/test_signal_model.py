@@ -96,7 +96,7 @@ def test_generic_update_runs_and_depends_on_message():
 @pytest.mark.parametrize("neutral", [0.0, 1.0])
 def test_field_models_start_near_neutral(kind, neutral):
     torch.manual_seed(0)
-    cfg = typed(SignalModel, field_model=kind, field_hidden_dim=16, field_rank=3)
+    cfg = typed(SignalModel, field_type=kind, hidden_dim_nnr_f=16, rank_nnr_f=3)
     field = InputField(cfg, n_neurons=10, n_input=6, n_frames=50, neutral=neutral)
     e = field(torch.tensor([0, 10, 49]))
     assert e.shape == (3, 10)
@@ -183,16 +183,16 @@ def test_build_passes_the_input_and_scales_targets():
     assert data.target_scale[0].item() == pytest.approx(float(arrays["du"].std(ddof=1)), rel=1e-5)
 
 
-@pytest.mark.parametrize("field_model", ["low_rank", "siren"])
-def test_learned_field_is_trained_and_scored(field_model):
+@pytest.mark.parametrize("field_type", ["low_rank", "siren"])
+def test_learned_field_is_trained_and_scored(field_type):
     from neuralgraph.trainer import train
 
     sim = {"n_neurons": 10, "n_frames": 100, "external_input_type": "visual", "external_input_mode": "multiplicative",
            "image_width": 2, "n_images": 4}
     arrays = S.simulate(typed(SignalSimulation, **sim))
-    cfg = cfg_of(sim=sim, model={"field_model": field_model, "hidden_dim": 8, "hidden_dim_update": 8,
-                                 "field_hidden_dim": 16, "field_rank": 2},
-                 training={"data_augmentation_loop": 20, "lr_NNR_f": 1e-2}, evaluation={"n_rollout_frames": 20})
+    cfg = cfg_of(sim=sim, model={"field_type": field_type, "hidden_dim": 8, "hidden_dim_update": 8,
+                                 "hidden_dim_nnr_f": 16, "rank_nnr_f": 2},
+                 training={"data_augmentation_loop": 20, "lr_field": 1e-2}, evaluation={"n_rollout_frames": 20})
     torch.manual_seed(0)
     model, data = FAM.build(arrays, cfg, torch.device("cpu"))
     assert "e" not in data.extras  # the model must infer the input
@@ -244,9 +244,9 @@ def test_dale_sign_term_improves_sign_consistency():
 @pytest.mark.parametrize("model_kw, sim_kw", [
     ({}, {}),
     ({"factorization": True, "low_rank": 3, "update_type": "generic", "psi_input": "u"}, {}),
-    ({"field_model": "siren", "field_hidden_dim": 8}, {"external_input_type": "visual", "image_width": 2,
+    ({"field_type": "siren", "hidden_dim_nnr_f": 8}, {"external_input_type": "visual", "image_width": 2,
                                                        "external_input_mode": "multiplicative"}),
-    ({"field_model": "low_rank", "field_rank": 2}, {"external_input_type": "oscillatory"}),
+    ({"field_type": "low_rank", "rank_nnr_f": 2}, {"external_input_type": "oscillatory"}),
 ])
 def test_model_rebuilt_from_config_and_data_loads_its_state_dict(model_kw, sim_kw):
     """What model.pt holds is all a model needs: rebuilt from config + dataset, it computes the same."""
@@ -309,5 +309,5 @@ def test_check_spans_blocks():
     with pytest.raises(ConfigError, match="model.low_rank=20 must be in \\[1, N=10\\]"):
         build_model(activity, cfg_of(model={"factorization": True, "low_rank": 20}))
     assert build_model(activity, cfg_of(model={"factorization": False, "low_rank": 20})).n == 10
-    with pytest.raises(ConfigError, match="field_model"):
-        FAM.check(cfg_of(model={"field_model": "siren"}))
+    with pytest.raises(ConfigError, match="field_type"):
+        FAM.check(cfg_of(model={"field_type": "siren"}))

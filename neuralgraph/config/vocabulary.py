@@ -10,8 +10,19 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-#: ``{former dotted key: its name now}``.
-RENAMED: dict[str, str] = {}
+#: ``{former dotted key: its name now}``. One name per concept across families: the learned input
+#: field takes the seeds' SIREN names (``*_nnr_f``, ``omega_f``) and one learning rate, ``lr_field``;
+#: the embeddings' rate is ``lr_embedding`` everywhere.
+RENAMED: dict[str, str] = {
+    "model.field_model": "model.field_type",
+    "model.field_hidden_dim": "model.hidden_dim_nnr_f",
+    "model.field_n_layers": "model.n_layers_nnr_f",
+    "model.field_omega": "model.omega_f",
+    "model.field_rank": "model.rank_nnr_f",
+    "training.lr_NNR_f": "training.lr_field",
+    "training.lr_siren": "training.lr_field",
+    "training.lr_emb": "training.lr_embedding",
+}
 
 #: Keys that define how a metric is computed, moved from ``training`` to the frozen ``evaluation``
 #: block (a sweep may not change them): ``{family: keys}``.

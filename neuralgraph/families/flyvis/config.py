@@ -150,8 +150,8 @@ class FlyVisTraining(TrainingBase):
     data_augmentation_loop: int = 20  # step multiplier: n_iter = n_frames * dal / batch_size * 0.2
     lr: float = 1e-3  # learning rate of f_theta and g_phi (lin_phi, lin_edge)
     lr_W: float = 6e-4  # learning rate of the per-edge W
-    lr_emb: float = 1.5e-3  # learning rate of the embeddings a_i (the seed's name; 0 falls back to lr_embedding)
-    lr_siren: float = 1e-5  # learning rate of the SIREN field (0 falls back to lr)
+    lr_embedding: float = 1.5e-3  # learning rate of the embeddings a_i (0 falls back to lr)
+    lr_field: float = 1e-5  # learning rate of the learned input field, the SIREN (0 falls back to lr)
     coeff_W_L1: float = 3e-5  # L1 on W (sum |W|), annealed by 1 - exp(-W_L1_rate * (epoch + 1))
     W_L1_rate: float = 0.5  # annealing rate of coeff_W_L1 per epoch
     coeff_W_L2: float = 0.0  # L2 on W (sum W^2)
@@ -166,11 +166,10 @@ class FlyVisTraining(TrainingBase):
     n_checkpoints: int = 4  # checkpoints per run (never in the hot loop)
 
     #: Every group rate of 0 falls back to lr (f_theta's and g_phi's own rate), see ``param_groups``.
-    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_emb": "lr_embedding", "lr_embedding": "lr",
-                                               "lr_siren": "lr"}
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_embedding": "lr", "lr_field": "lr"}
 
     def group_rates(self, model: FlyVisModel) -> list[str]:
-        return ["lr_W", "lr", "lr_emb"] + (["lr_siren"] if model.field_type == FieldType.visual else [])
+        return ["lr_W", "lr", "lr_embedding"] + (["lr_field"] if model.field_type == FieldType.visual else [])
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -218,10 +218,10 @@ class FlyVisFamily(Family):
             # f_θ's input gains b_i (projected field) belong to f_θ.
             adam_group("MLP", list(model.lin_edge.parameters()) + list(model.lin_phi.parameters())
                        + ([model.input_gain] if model.project_field else []), t.lr, t.lr),
-            adam_group("embedding", [model.a], t.lr_emb, t.lr_embedding if t.lr_embedding > 0 else t.lr),
+            adam_group("embedding", [model.a], t.lr_embedding, t.lr),
         ]
         if model.field is not None:
-            groups.append(adam_group("siren", model.field.parameters(), t.lr_siren, t.lr))
+            groups.append(adam_group("field", model.field.parameters(), t.lr_field, t.lr))
         return groups
 
     def regularizers(self, model: FlyVisGNN, batch, pred, t: FlyVisTraining, clock: TrainClock) -> dict[str, torch.Tensor]:

@@ -209,15 +209,15 @@ class SignalModel:
     # The per-edge path evaluates psi* once per edge (N^2 per frame) instead of once per neuron;
     # identical results, ~N times the work. For tests and benchmarks.
     per_edge: bool = False
-    field_model: FieldModel = FieldModel.none  # learn the external input instead of reading it
-    field_hidden_dim: int = 128  # SIREN width
-    field_n_layers: int = 3  # SIREN layers
-    field_omega: float = 30.0  # SIREN first-layer frequency
-    field_rank: int = 16  # rank of the low-rank field model
+    field_type: FieldModel = FieldModel.none  # learn the external input instead of reading it
+    hidden_dim_nnr_f: int = 128  # SIREN width
+    n_layers_nnr_f: int = 3  # SIREN layers
+    omega_f: float = 30.0  # SIREN first-layer frequency
+    rank_nnr_f: int = 16  # rank of the low-rank field model
 
     def __post_init__(self) -> None:
         check_positive(self, "hidden_dim", "n_layers", "hidden_dim_update", "n_layers_update", "low_rank",
-                       "field_hidden_dim", "field_n_layers", "field_rank")
+                       "hidden_dim_nnr_f", "n_layers_nnr_f", "rank_nnr_f")
         check_nonnegative(self, "embedding_dim", "embedding_init_noise", "W_init_std")
 
 
@@ -238,7 +238,7 @@ class SignalTraining(TrainingBase):
     lr: float = 1e-3  # learning rate of psi* (and the fallback of the other groups)
     lr_update: float = 0.0  # learning rate of phi* (0 falls back to lr)
     lr_embedding: float = 1e-3  # learning rate of the embeddings a_i (0 falls back to lr)
-    lr_NNR_f: float = 1e-4  # learning rate of the field model
+    lr_field: float = 1e-4  # learning rate of the field model
     coeff_W_L1: float = 1e-5  # lambda * mean|W_ij| (after n_epochs_init epochs at first_coeff_L1)
     first_coeff_L1: float = 0.0  # L1 coefficient during the first n_epochs_init epochs (two-phase start)
     n_epochs_init: int = 0  # epochs of the first phase (0 = single phase)
@@ -267,10 +267,10 @@ class SignalTraining(TrainingBase):
     normalize_targets: bool = True  # divide the residual by the global std of du/dt
 
     #: Every group rate of 0 falls back to lr (psi*'s own rate), see ``param_groups``.
-    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_update": "lr", "lr_embedding": "lr", "lr_NNR_f": "lr"}
+    RATE_FALLBACK: ClassVar[Dict[str, str]] = {"lr_W": "lr", "lr_update": "lr", "lr_embedding": "lr", "lr_field": "lr"}
 
     def group_rates(self, model: SignalModel) -> list[str]:
-        return ["lr_W", "lr", "lr_update", "lr_embedding"] + (["lr_NNR_f"] if model.field_model != FieldModel.none else [])
+        return ["lr_W", "lr", "lr_update", "lr_embedding"] + (["lr_field"] if model.field_type != FieldModel.none else [])
 
     def __post_init__(self) -> None:
         super().__post_init__()

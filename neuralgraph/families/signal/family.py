@@ -153,8 +153,8 @@ class SignalFamily(Family):
 
     def check(self, cfg: RunConfig) -> None:
         sim, m = cfg.simulation, cfg.model
-        if m.field_model != FieldModel.none and sim.external_input_type == InputType.none:
-            raise ConfigError("model.field_model needs an external input (simulation.external_input_type)")
+        if m.field_type != FieldModel.none and sim.external_input_type == InputType.none:
+            raise ConfigError("model.field_type needs an external input (simulation.external_input_type)")
         if cfg.training.W_solve_every > 0:
             blocked = [why for why, bad in (
                 ("model.factorization=true (W = WL WR is not linear in one matrix)", m.factorization),
@@ -204,7 +204,7 @@ class SignalFamily(Family):
             adam_group("embedding", [model.a], t.lr_embedding, t.lr),
         ]
         if model.field is not None:
-            groups.append(adam_group("field", model.field.parameters(), t.lr_NNR_f, t.lr))
+            groups.append(adam_group("field", model.field.parameters(), t.lr_field, t.lr))
         return groups
 
     def regularizers(

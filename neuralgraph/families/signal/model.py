@@ -16,7 +16,7 @@ r"""GNN mirroring a neural signal network.
   evaluations per frame instead of N². :meth:`SignalGNN.message_per_edge` is the per-edge
   reference formulation (ψ* on every (i, j) edge, then a weighted sum), kept for the equality
   test and the benchmark; ``per_edge: true`` trains with it.
-- An unknown input field can be learned (``field_model``): a SIREN of time that outputs the
+- An unknown input field can be learned (``field_type``): a SIREN of time that outputs the
   input of every driven neuron, or a low-rank factorisation e(t) = U[t] V over the stored frames.
   Both start at the neutral value (0 additive, 1 multiplicative).
 
@@ -47,15 +47,15 @@ class InputField(nn.Module):
 
     def __init__(self, cfg: SignalModel, n_neurons: int, n_input: int, n_frames: int, neutral: float) -> None:
         super().__init__()
-        self.kind = cfg.field_model
+        self.kind = cfg.field_type
         self.n_neurons, self.n_input, self.n_frames = n_neurons, n_input, n_frames
         self.neutral = neutral
         if self.kind == FieldModel.siren:
-            self.net = Siren(1, n_input, hidden=cfg.field_hidden_dim, n_layers=cfg.field_n_layers,
-                             omega_first=cfg.field_omega)
+            self.net = Siren(1, n_input, hidden=cfg.hidden_dim_nnr_f, n_layers=cfg.n_layers_nnr_f,
+                             omega_first=cfg.omega_f)
         else:
-            self.U = nn.Parameter(0.01 * torch.randn(n_frames, cfg.field_rank))
-            self.V = nn.Parameter(0.01 * torch.randn(cfg.field_rank, n_input))
+            self.U = nn.Parameter(0.01 * torch.randn(n_frames, cfg.rank_nnr_f))
+            self.V = nn.Parameter(0.01 * torch.randn(cfg.rank_nnr_f, n_input))
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
         """e at the given frame indices (B,) → (B, N)."""
@@ -72,7 +72,7 @@ class SignalGNN(nn.Module):
     """The GNN of the module docstring.
 
     ``x_scale`` is the std of the training activity (a buffer, saved with the state dict);
-    ``input_mode`` is None when the data have no external input; a learned field (``cfg.field_model``)
+    ``input_mode`` is None when the data have no external input; a learned field (``cfg.field_type``)
     drives the first ``n_input`` neurons over ``n_frames`` frames.
     """
 
@@ -84,7 +84,7 @@ class SignalGNN(nn.Module):
         # The field is made first so its initial weights are the first draws of the torch RNG
         # (runs stay bit-identical with those of earlier versions).
         field = None
-        if cfg.field_model != FieldModel.none:
+        if cfg.field_type != FieldModel.none:
             neutral = 1.0 if input_mode == InputMode.multiplicative else 0.0
             field = InputField(cfg, n_neurons, n_input, n_frames, neutral)
         n = n_neurons

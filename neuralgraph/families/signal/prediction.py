@@ -45,7 +45,7 @@ function rises by 2 across [−x_norm, x_norm], so a positive W_ij excites (for 
 ``du_heldout_pred`` (at most 2000 frames), ``rollout_observed`` / ``rollout_pred`` (the first
 held-out segment), ``neuron_index`` and ``neuron_names`` (the file's column and name of each neuron).
 
-What is not supported, and refused at the start: a learned input field (``model.field_model``);
+What is not supported, and refused at the start: a learned input field (``model.field_type``);
 a reward that needs a truth.
 """
 
@@ -75,9 +75,9 @@ class SignalPredictionScorer(Scorer):
     rewards = PREDICTION_METRICS
 
     def check_scoring(self, cfg: RunConfig) -> None:
-        if cfg.model.field_model != FieldModel.none:
-            raise ConfigError("model.field_model learns an unknown input of simulated frames; with data=recording "
-                              "give the stimulus in the file (`stimulus`) and set model.field_model=none")
+        if cfg.model.field_type != FieldModel.none:
+            raise ConfigError("model.field_type learns an unknown input of simulated frames; with data=recording "
+                              "give the stimulus in the file (`stimulus`) and set model.field_type=none")
         if cfg.reward_key not in self.rewards:
             raise ConfigError(f"reward_key={cfg.reward_key} needs a ground truth that a recording does not have; "
                               f"use one of {', '.join(self.rewards)} (reward_key=one_step_R2, or "
