@@ -215,7 +215,8 @@ def test_prior_pulls_S_toward_its_graph_start(arrays):
         fam.check(compose_tiny("training.coeff_S_prior=1e-7", "model.S_init=random"))
     with pytest.raises(ConfigError, match="coeff_S_prior=1e-07 acts on a learned S"):
         fam.check(compose_tiny("training.coeff_S_prior=1e-7", "model.learn_stoichiometry=false",
-                               "model.S_sign_constraint=false", "training.coeff_mass_conservation=0"))
+                               "model.S_sign_constraint=false", "training.coeff_mass_conservation=0",
+                               "training.lr_S=1e-3", "reward_key=rate_constants_R2"))
 
 
 def test_two_phase_L1_schedule(arrays):

@@ -17,6 +17,7 @@ from sweeper_helpers import ROOT, app_cmd, app_env, run_app
 
 from neuralgraph.explore.optuna_study import OptunaStudy, distribution
 from neuralgraph.explore.space import parse_space
+from neuralgraph.resources import regime_names
 
 FAST = ["progress=false", "plots=false", "training.data_augmentation_loop=2"]
 
@@ -86,7 +87,7 @@ def regime_config():
     GlobalHydra.instance().clear()
 
 
-@pytest.mark.parametrize("regime", sorted(p.stem for p in (ROOT / "conf" / "regime").glob("*.yaml")))
+@pytest.mark.parametrize("regime", regime_names())
 def test_every_regime_gives_the_optuna_sweeper_a_space_a_key_and_a_direction(regime, regime_config):
     from hydra_plugins.ucb_llm_sweeper.optuna_regime import OptunaRegimeSweeperConf
 
@@ -105,7 +106,7 @@ def test_range_and_choice_distributions():
     assert b.choices == (True, False) and (c.low, c.high) == (1, 9) and d.log
 
 
-def test_tiny_metabolism_study_runs_and_resumes(tmp_path):
+def test_tiny_metabolism_study_runs_and_resumes(tmp_path, regime_config):
     """The issue's command, cut to two trials of a few steps each, then run again."""
     db = tmp_path / "study.db"
     cmd = [sys.executable, "-m", "neuralgraph.train", "-m", "+regime=tiny_metabolism",
@@ -117,6 +118,5 @@ def test_tiny_metabolism_study_runs_and_resumes(tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     res = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     assert res["reward_key"] == "rate_constants_R2" and res["n_trials"] == 2
-    regime = yaml.safe_load((ROOT / "conf" / "regime" / "tiny_metabolism.yaml").read_text())
-    assert set(res["best_params"]) == set(regime["search_space"])
+    assert set(res["best_params"]) == set(regime_config(["+regime=tiny_metabolism"]).search_space)
     assert len(trials(db, "s")) == 2  # the second run resumed the finished study, ran nothing
