@@ -101,7 +101,7 @@ def test_every_plot_a_document_names_is_one_its_family_draws(document):
     assert names and set(names) <= drawn, set(names) - drawn
 
 
-@pytest.mark.parametrize("regime", sorted(p.stem for p in (ROOT / "conf" / "regime").glob("*.yaml")))
+@pytest.mark.parametrize("regime", resources.regime_names())
 def test_every_regimes_defaults_lie_in_its_own_search_space(regime, composed):
     """A ucb_llm sweep starts from the regime's own config; a default outside the regime's space
     would stop the sweep at start (it used to be replaced by the smallest listed value)."""

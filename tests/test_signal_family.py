@@ -7,14 +7,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from neuralgraph import rundir
+from neuralgraph import resources, rundir
 from neuralgraph.config import register_configs
 from neuralgraph.explore.space import parse_space
 from neuralgraph.metrics.regression import linear_fit
 from tests.conftest import REPO
 
 # Simulated regimes; signal_recording fits a file and is tested in tests/test_recording_fit.py.
-SIGNAL_REGIMES = sorted(p.stem for p in (REPO / "conf" / "regime").glob("*signal*.yaml") if "recording" not in p.stem)
+SIGNAL_REGIMES = sorted(name for name in resources.regime_names() if "signal" in name and "recording" not in name)
 
 
 @pytest.mark.parametrize("regime", SIGNAL_REGIMES)

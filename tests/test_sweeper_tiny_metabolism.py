@@ -5,9 +5,10 @@ on joblib with 2 workers. Training is cut to a few steps: the sweeper is under t
 import subprocess
 import sys
 
-import pytest
 import yaml
 from sweeper_helpers import ROOT, app_env, runs
+
+from neuralgraph.launch import compose_regime
 
 FAST = ["progress=false", "plots=false", "training.data_augmentation_loop=2"]
 FILES = ["ucb_llm_tree.json", "ucb_scores.txt", "analysis.md", "memory.md", "tree.png",
@@ -15,8 +16,6 @@ FILES = ["ucb_llm_tree.json", "ucb_scores.txt", "analysis.md", "memory.md", "tre
 
 
 def sweep(tmp_path, *extra):
-    if not (ROOT / "conf" / "regime" / "tiny_metabolism.yaml").exists():
-        pytest.skip("tiny_metabolism regime not present")
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "neuralgraph.train", "-m", "+regime=tiny_metabolism",
            "hydra/sweeper=ucb_llm", "hydra.sweeper.n_iterations=12", "hydra.sweeper.n_parallel=4",
@@ -39,9 +38,9 @@ def check(out):
     assert text.count("## Iter ") == 12 and "Metrics: rate_constants_R2=" in text
     assert "# Block 2" in text
     res = yaml.safe_load((out / "optimization_results.yaml").read_text())
-    regime = yaml.safe_load((ROOT / "conf" / "regime" / "tiny_metabolism.yaml").read_text())
+    space = compose_regime("tiny_metabolism").search_space
     assert res["reward_key"] == "rate_constants_R2"
-    assert set(res["best_params"]) == set(regime["search_space"])  # the regime's own space
+    assert set(res["best_params"]) == set(space)  # the regime's own space
     for i in range(12):
         assert (out / str(i) / "metrics.json").exists()
 
