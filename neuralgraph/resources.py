@@ -3,7 +3,7 @@ connectome. Nothing else in the package computes a path to them.
 
 Two kinds of folders hold configs and documents:
 
-- the **shared** ones, ``conf/`` (``config.yaml``, ``data/``, the Hydra launchers) and ``agents/``
+- the **shared** ones, ``conf/`` (``config.yaml``, the Hydra launchers) and ``agents/``
   (the memory template), at the top of a checkout, where users read and edit them; a wheel carries
   them inside the package as ``neuralgraph/conf`` and ``neuralgraph/agents`` (``setup.py``);
 - each **family's** own, ``<family folder>/conf/`` (``regime/``, ``model/``, ``training/``) and
@@ -52,7 +52,7 @@ def _shared(folder: str) -> Path:
 
 
 def conf_dir() -> Path:
-    """The shared config folder: ``config.yaml``, ``data/``, ``hydra/launcher/``."""
+    """The shared config folder: ``config.yaml``, ``hydra/launcher/``."""
     return _shared("conf")
 
 

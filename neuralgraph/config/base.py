@@ -160,8 +160,8 @@ class RunConfig:
     # A family's evaluation schema: the settings that define its metrics (rollout lengths, cluster
     # thresholds, windows). Frozen during sweeps; None for a family that has none.
     evaluation: Any = None
-    # Where the data come from: conf/data/simulated.yaml (the simulator, the default) or
-    # conf/data/recording.yaml (a file; see neuralgraph/recording/config.py).
+    # Where the data come from: the block of one data source (neuralgraph/sources/), chosen with
+    # data=NAME: simulated (the simulator, the default) or recording (a file).
     data: Any = MISSING
     # The LLM's instruction document in agents/ for this regime ("" = <simulation.family>.md).
     instructions: str = ""
