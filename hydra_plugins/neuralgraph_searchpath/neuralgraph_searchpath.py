@@ -20,8 +20,6 @@ class NeuralGraphSearchPath(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         from neuralgraph import resources  # imported when Hydra composes, not when it scans plugins
 
-        if not hasattr(resources, "conf_dirs"):  # an older neuralgraph first on the path (a baseline worktree)
-            return
         present = {element.path for element in search_path.get_path()}
         for folder in resources.conf_dirs():
             for path in (str(folder), f"file://{folder}"):
