@@ -28,6 +28,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or loaded by path (tests)
+import sealed  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOCUMENTS = ("README.md", "benchmarks/README.md", "docs/*.md")
@@ -42,13 +45,15 @@ CONVERGED = 0.9
 # ---------------------------------------------------------------- reading result files
 
 def read_runs(path: Path) -> list[dict]:
-    """Rows of a ``benchmarks/robustness.py`` CSV, numbers parsed (``held_out`` as bool)."""
+    """Rows of a ``benchmarks/robustness.py`` CSV, numbers parsed; ``held_out`` only where the seed is
+    sealed for the regime (``benchmarks/sealed_seeds.yaml``), whatever the run's command line said."""
     rows = []
+    seals = sealed.read_seals()
     with open(path, newline="") as f:
         for raw in csv.DictReader(f):
             row: dict = dict(raw)
             row["sim_seed"], row["train_seed"] = int(raw["sim_seed"]), int(raw["train_seed"])
-            row["held_out"] = raw["held_out"] == "True"
+            row["held_out"] = sealed.held_out(seals, raw["regime"], row["sim_seed"])
             for key, value in raw.items():
                 if key not in ("regime", "metric", "status", "reason", "sim_seed", "train_seed", "held_out"):
                     row[key] = _float(value)
@@ -74,10 +79,12 @@ def read_runs_md(path: Path) -> list[dict]:
     """The "Every run" table of a ``robustness.py`` markdown file, as the CSV's rows."""
     table = next(t for t in md_tables(path) if t[0][:3] == ["regime", "sim seed", "train seed"])
     rows = []
+    seals = sealed.read_seals()
     for cells in table[1:]:
-        seed = cells[1].split()[0]
-        rows.append({"regime": cells[0].strip("`"), "sim_seed": int(seed), "train_seed": int(cells[2]),
-                     "held_out": "held out" in cells[1], "learned": _float(cells[3]), "oracle": _float(cells[4]),
+        regime, seed = cells[0].strip("`"), int(cells[1].split()[0])
+        rows.append({"regime": regime, "sim_seed": seed, "train_seed": int(cells[2]),
+                     "held_out": sealed.held_out(seals, regime, seed), "learned": _float(cells[3]),
+                     "oracle": _float(cells[4]),
                      "status": cells[5], "wall_s": _float(cells[6]), "reason": cells[7] if len(cells) > 7 else ""})
     return rows
 
@@ -154,9 +161,9 @@ def highest(values) -> float:
 
 
 def seed_sets(rows: list[dict]) -> list[tuple[str, list[dict]]]:
-    """(label, rows) per seed set: the tuning seeds, then the held-out ones ("tuning: 1 2 3")."""
+    """(label, rows) per seed set: the seeds not sealed ("seeds: 1 2 3"), then the sealed ones."""
     out = []
-    for held, label in ((False, "tuning"), (True, "held out")):
+    for held, label in ((False, "seeds"), (True, "held out (sealed)")):
         part = [r for r in rows if r["held_out"] == held]
         if part:
             seeds = " ".join(str(s) for s in sorted({r["sim_seed"] for r in part}))
@@ -206,14 +213,14 @@ def robustness_metabolism(results: Path) -> str:
                   "test_pearson mean (worst)", "homeostasis slope error, worst", "converged"], out)
 
 
-def _s_learning(folder: Path, names: Callable[[int, int], str], labels: tuple[str, str]) -> str:
+def _s_learning(folder: Path, names: Callable[[int, int], str]) -> str:
     rows = read_runs(folder / "robustness.csv")
     for r in rows:
         path = folder / names(r["sim_seed"], r["train_seed"])
         r["gauged"] = read_json(path).get("stoichiometry_R2_oracle_gauge", math.nan) if path.exists() else math.nan
     out = []
-    sets = [(label.replace("tuning", labels[0]).replace("held out", labels[1]), part) for label, part in seed_sets(rows)]
-    for label, part in sets + [("all", rows)]:
+    sets = seed_sets(rows)
+    for label, part in sets + ([("all", rows)] if len(sets) > 1 else []):
         learned, oracle, gauged = [r["learned"] for r in part], [r["oracle"] for r in part], [r["gauged"] for r in part]
         out.append([label, str(len(part)), f3(mean(learned)), f3(lowest(learned)), f3(mean(oracle)), f3(lowest(oracle)),
                     f"{f3(lowest(gauged))}–{f3(highest(gauged))}"])
@@ -224,13 +231,13 @@ def _s_learning(folder: Path, names: Callable[[int, int], str], labels: tuple[st
 def robustness_S_learning_roles(results: Path) -> str:
     """``metabolism_S_learning`` from the graph's roles start (``robustness_S_learning/roles/``)."""
     return _s_learning(results / "robustness_S_learning" / "roles",
-                       lambda s, t: f"sim{s}_train{t}.metrics.json", ("looked at", "held out"))
+                       lambda s, t: f"sim{s}_train{t}.metrics.json")
 
 
 def robustness_S_learning_random(results: Path) -> str:
     """``metabolism_S_learning`` from the earlier random start (``robustness_S_learning/dal2400/``)."""
     return _s_learning(results / "robustness_S_learning" / "dal2400",
-                       lambda s, t: f"seed{s}{'' if t == 42 else f'_train{t}'}.metrics.json", ("tuning", "held out"))
+                       lambda s, t: f"seed{s}{'' if t == 42 else f'_train{t}'}.metrics.json")
 
 
 def robustness_tiny(results: Path) -> str:

@@ -1,7 +1,7 @@
 """Recovery over data draws: each regime over simulation seeds × training seeds, beside its oracle.
 
     python benchmarks/robustness.py --regimes signal_chaotic signal_low_rank20 \
-        --sim-seeds 1 2 3 4 5 6 --held-out 4 5 6 --train-seeds 42 7 --jobs 2 \
+        --sim-seeds 1 2 3 4 5 6 --train-seeds 42 7 --jobs 2 \
         [--out benchmarks/results/robustness] [--runs outputs/robustness] [--override key=value ...] \
         [--also test_pearson homeostasis_slope_err ...]
 
@@ -13,14 +13,17 @@ initialisation and its batches.
 
 Written to ``OUT``:
 
-- ``robustness.csv`` — one row per run: regime, seeds, whether the simulation seed was held out
-  while the defaults were tuned, the learned primary metric, the known-law oracle on the same
+- ``robustness.csv`` — one row per run: regime, seeds, whether the simulation seed is held out
+  (sealed for the regime in ``benchmarks/sealed_seeds.yaml``, :mod:`sealed`), the learned reward, the known-law oracle on the same
   data (``oracle_<metric>``), the status (converged / partial / failed / data_limited /
   diverged), the wall time and the data-limited reason;
 - ``robustness.md`` — per regime: draws, mean and worst learned score, mean and worst oracle,
   how many runs are data-limited, how many draws the learner misses although the oracle reaches
-  0.99 — tuning and held-out seeds on separate rows; then every run;
+  0.99 — unsealed and held-out seeds on separate rows; then every run;
 - ``robustness.png`` — learned against oracle, one point per run (hollow: held-out seeds).
+
+``--seal`` seals ``--sim-seeds`` for each of ``--regimes`` (refused for a seed with results) and
+stops; commit ``benchmarks/sealed_seeds.yaml`` before running them, which is then required.
 
 ``--rescore`` scores finished runs again with the current evaluation code (``benchmarks/rescore.py``:
 the stored model on its own dataset, no training) instead of reading their ``metrics.json``, and
@@ -37,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +50,9 @@ import numpy as np
 
 from neuralgraph import launch
 from neuralgraph.rundir import read_metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or loaded by path (tests)
+import sealed  # noqa: E402
 
 #: Above this the oracle says the data determine the answer (the issue's bar for the learner).
 ORACLE_GOOD = 0.99
@@ -173,7 +180,7 @@ def markdown(rows: list[dict], command: str, also: tuple[str, ...] = ()) -> str:
              "| regime | seeds | runs | learned mean | learned worst | oracle mean | oracle worst | data_limited "
              f"| missed (<0.99 / <0.9) | wall mean (s) |{extra_head}", "|" + "---|" * (10 + len(also))]
     for regime in dict.fromkeys(r["regime"] for r in rows):
-        for held, label in ((False, "tuning"), (True, "held out")):
+        for held, label in ((False, "seeds"), (True, "held out (sealed)")):
             part = [r for r in rows if r["regime"] == regime and r["held_out"] == held]
             if not part:
                 continue
@@ -229,7 +236,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--regimes", nargs="+", required=True)
     p.add_argument("--sim-seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     p.add_argument("--train-seeds", nargs="+", type=int, default=[42, 7])
-    p.add_argument("--held-out", nargs="*", type=int, default=[], help="simulation seeds not looked at while tuning")
+    p.add_argument("--seal", action="store_true", help="seal --sim-seeds for --regimes as held out, then stop")
+    p.add_argument("--sealed", type=Path, default=sealed.SEALED_FILE, help="the file of sealed seeds")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/robustness"), help="tables and figure")
     p.add_argument("--runs", type=Path, default=Path("outputs/robustness"), help="run directories (reused)")
@@ -242,13 +250,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse(argv)
+    if args.seal:
+        for regime in args.regimes:
+            made = sealed.seal(regime, args.sim_seeds, path=args.sealed, runs=args.runs)
+            print(f"sealed {regime}: seeds {' '.join(map(str, made.seeds))} at {made.commit}; commit "
+                  f"{args.sealed} before running them")
+        return []
+    seals = sealed.read_seals(args.sealed)
+    jobs = [(regime, s, t) for regime in args.regimes for s in args.sim_seeds for t in args.train_seeds]
+    if any(sealed.held_out(seals, regime, s) for regime, s, _ in jobs):
+        sealed.require_committed(args.sealed)
     args.out.mkdir(parents=True, exist_ok=True)
     metric = {regime: primary_metric(regime) for regime in args.regimes}
-    jobs = [(regime, s, t) for regime in args.regimes for s in args.sim_seeds for t in args.train_seeds]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         done = list(pool.map(lambda job: run_one(args.runs, *job, args.override, args.rescore), jobs))
     also = tuple(args.also)
-    rows = [row_of(regime, metric[regime], s, t, s in args.held_out, m, also)
+    rows = [row_of(regime, metric[regime], s, t, sealed.held_out(seals, regime, s), m, also)
             for (regime, s, t), m in zip(jobs, done)]
     with open(args.out / "robustness.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS + list(also))
@@ -257,7 +274,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     command = "python benchmarks/robustness.py " + " ".join(
         [f"--regimes {' '.join(args.regimes)}", f"--sim-seeds {' '.join(map(str, args.sim_seeds))}",
          f"--train-seeds {' '.join(map(str, args.train_seeds))}", f"--jobs {args.jobs}"]
-        + ([f"--held-out {' '.join(map(str, args.held_out))}"] if args.held_out else [])
         + ([f"--override {' '.join(args.override)}"] if args.override else [])
         + ([f"--also {' '.join(also)}"] if also else [])
         + (["--rescore"] if args.rescore else []))
