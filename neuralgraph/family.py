@@ -76,6 +76,22 @@ class TrainData:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """Which arrays of a family's simulated dataset an instrument records, and how trials lie in them.
+
+    ``state`` and ``derivative`` name the sampled states and the simulator's exact derivative, of
+    shape (frames, N) with trials one after another (their start frames, and the end, in the array
+    ``bounds``; None: one trial), or (runs, frames, N) when ``runs_axis``. The simulated source
+    replaces both with what ``data.measurement_noise`` and ``data.derivative`` make of them.
+    """
+
+    state: str
+    derivative: str
+    runs_axis: bool = False
+    bounds: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainClock:
     """Where the trainer is: ``epoch`` (0-based), ``step`` (0-based over the run, the step being
     taken) and ``steps_per_epoch``. Regularisers that switch on during training read it."""
@@ -171,6 +187,8 @@ class Family(Learner, Scorer):
     name: str = ""
     #: The scorer of data without a ground truth (a recording); None: the family cannot fit such data yet.
     truth_free: Scorer | None = None
+    #: The arrays an instrument would record (``data.derivative``); None: only exact derivatives.
+    observed: Observed | None = None
 
     @abstractmethod
     def simulate(self, sim: Any) -> dict[str, np.ndarray]:

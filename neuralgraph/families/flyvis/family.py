@@ -88,7 +88,7 @@ from neuralgraph.families.flyvis.config import FieldType, FlyVisSimulation, FlyV
 from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.families.flyvis.readout import identifiable_edges, range_frames
 from neuralgraph.families.flyvis.solve import WeightSolver
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group, steps_per_epoch
+from neuralgraph.family import Family, Observed, TrainClock, TrainData, adam_group, steps_per_epoch
 from neuralgraph.metrics import pearson
 
 #: The per-neuron target scale never drops below this fraction of std(v)/Δt.
@@ -160,6 +160,7 @@ class FlyVisFamily(Family):
     """The fly visual system; holds no state (the live metric's edge mask lives on the model)."""
 
     name = "flyvis"
+    observed = Observed(state="x", derivative="y")  # one continuous trajectory
 
     def check(self, cfg: RunConfig) -> None:
         if cfg.training.W_solve_every > 0 and cfg.model.update_type != UpdateType.additive:

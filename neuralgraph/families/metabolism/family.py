@@ -70,7 +70,7 @@ from neuralgraph.families.metabolism.config import (
     Aggregation, LossWeight, MetabolismSimulation, MetabolismTraining, RateLaw, SInit, SubstrateOrders,
 )
 from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group
+from neuralgraph.family import Family, Observed, TrainClock, TrainData, adam_group
 from neuralgraph.metrics import r2_score
 
 
@@ -80,6 +80,7 @@ MODE_REWARDS = ("rate_constants_R2", "stoichiometry_R2")
 
 class MetabolismFamily(Family):
     name = "metabolism"
+    observed = Observed(state="x", derivative="y", runs_axis=True)
 
     def check(self, cfg: RunConfig) -> None:
         m, t = cfg.model, cfg.training

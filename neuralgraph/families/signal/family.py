@@ -35,7 +35,7 @@ from neuralgraph.families.signal.evaluate import evaluate
 from neuralgraph.families.signal.model import SignalGNN
 from neuralgraph.families.signal.prediction import SignalPredictionScorer
 from neuralgraph.families.signal.solve import SignalWeightSolver
-from neuralgraph.family import Family, TrainClock, TrainData, adam_group, steps_per_epoch
+from neuralgraph.family import Family, Observed, TrainClock, TrainData, adam_group, steps_per_epoch
 from neuralgraph.metrics.regression import linear_fit
 
 
@@ -150,6 +150,7 @@ def function_penalties(
 class SignalFamily(Family):
     name = "signal"
     truth_free = SignalPredictionScorer()
+    observed = Observed(state="u", derivative="du", bounds="trial_bounds")
 
     def check(self, cfg: RunConfig) -> None:
         sim, m = cfg.simulation, cfg.model

@@ -1,12 +1,16 @@
-"""``data=simulated``: the family's simulator, run once per simulation config (:mod:`neuralgraph.datacache`)."""
+"""``data=simulated``: the family's simulator, run once per simulation config (:mod:`neuralgraph.datacache`),
+observed as ``cfg.data`` says (:mod:`.observe`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from neuralgraph.datacache import load_or_simulate
+from neuralgraph.errors import ConfigError
 from neuralgraph.family import Family
 from neuralgraph.sources import DataSource, Dataset
+from neuralgraph.sources.simulated.config import ObservedDerivative
+from neuralgraph.sources.simulated.observe import observe
 
 
 class SimulatedSource(DataSource):
@@ -14,9 +18,18 @@ class SimulatedSource(DataSource):
 
     name = "simulated"
 
+    def check(self, cfg: Any, family: Family) -> None:
+        if cfg.data.derivative != ObservedDerivative.exact and family.observed is None:
+            raise ConfigError(f"data.derivative={cfg.data.derivative.value}: simulation.family={family.name} does "
+                              "not say which of its arrays an instrument records; use data.derivative=exact")
+
     def load(self, cfg: Any, family: Family) -> Dataset:
         arrays, location, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
-        return Dataset(arrays=arrays, has_truth=True, location=location, how="cached" if cached else "simulated")
+        how = "cached" if cached else "simulated"
+        if cfg.data.derivative != ObservedDerivative.exact:
+            arrays = observe(arrays, family.observed, cfg.data, float(cfg.simulation.delta_t), int(cfg.simulation.seed))
+            how += f", observed: {cfg.data.derivative.value} derivative, noise {cfg.data.measurement_noise:g}"
+        return Dataset(arrays=arrays, has_truth=True, location=location, how=how)
 
 
 SOURCE = SimulatedSource()
