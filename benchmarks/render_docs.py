@@ -354,6 +354,39 @@ def sweepers_replay(results: Path) -> str:
 
 # ---------------------------------------------------------------- GPU check and scaling
 
+#: The observation variants of ``observation/``: folder and how the table names it.
+OBSERVATIONS = (("exact", "exact derivative, no noise"), ("finite_difference", "finite differences, no noise"),
+                ("spline_noise1", "spline, 1 % noise"))
+
+
+def _observation_rows(folder: Path) -> list[list[str]]:
+    out = []
+    for name, label in OBSERVATIONS:
+        path = folder / name / "robustness.csv"
+        if not path.exists():
+            continue
+        rows = read_runs(path)
+        for regime in regimes(rows):
+            part = [r for r in rows if r["regime"] == regime]
+            learned, oracle = [r["learned"] for r in part], [r["oracle"] for r in part]
+            out.append([f"`{regime}`", label, " ".join(str(r["sim_seed"]) for r in part), f4(mean(learned)),
+                        f4(lowest(learned)), f4(mean(oracle)), f4(lowest(oracle)),
+                        str(sum(r["status"] == "data_limited" for r in part))])
+    return sorted(out, key=lambda row: row[0])
+
+
+def observation_tiny(results: Path) -> str:
+    """The tiny regimes trained on exact and on estimated derivatives (``observation/``)."""
+    return table(["regime", "observed as", "simulation seeds", "learned mean", "learned worst", "oracle mean",
+                  "oracle worst", "data_limited"], _observation_rows(results / "observation"))
+
+
+def observation_signal_chaotic_oracle(results: Path) -> str:
+    """``signal_chaotic``'s oracle on exact and estimated derivatives (``observation/signal_chaotic_oracle/``)."""
+    rows = [row[:3] + row[5:] for row in _observation_rows(results / "observation" / "signal_chaotic_oracle")]
+    return table(["regime", "observed as", "simulation seeds", "oracle mean", "oracle worst", "data_limited"], rows)
+
+
 def gpu_check_summary(results: Path) -> str:
     """``gpu_check.sh``'s summary on an H200 (``gpu_check/summary.txt``), as a code block."""
     return "```\n" + (results / "gpu_check" / "summary.txt").read_text().strip() + "\n```\n"
@@ -381,6 +414,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "sweepers_best": sweepers_best,
     "sweepers_paired": sweepers_paired,
     "sweepers_replay": sweepers_replay,
+    "observation_tiny": observation_tiny,
+    "observation_signal_chaotic_oracle": observation_signal_chaotic_oracle,
     "gpu_check_summary": gpu_check_summary,
     "scaling_signal": scaling_signal,
     "scaling_flyvis": scaling_flyvis,
