@@ -93,7 +93,7 @@ def trained(cfg, arrays, steps=5):
 
 
 @pytest.mark.parametrize("regime, overrides", [
-    ("tiny_metabolism", ("training.coeff_k_center=1",)),
+    ("tiny_metabolism", ("training.coeff_k_floor=1",)),
     ("tiny_metabolism_S_learning", ("model.substrate_orders=free", "model.extra_edge_fraction=0.5")),
 ])
 def test_a_model_rebuilt_from_config_and_data_reloads_from_its_state_dict(regime, overrides):

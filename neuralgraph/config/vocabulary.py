@@ -33,11 +33,19 @@ EVALUATION_KEYS: dict[str, tuple[str, ...]] = {
 }
 RENAMED.update({f"training.{key}": f"evaluation.{key}" for keys in EVALUATION_KEYS.values() for key in keys})
 
+#: ``{former dotted key: why it is gone}``: settings removed because they read the truth.
+REMOVED: dict[str, str] = {
+    "training.coeff_k_center": "it pulled the mean log k toward the centre of the simulation's true range, which "
+                               "no experimenter knows (training.coeff_k_floor keeps log k above a fixed floor)",
+}
+
 
 def renamed_message(key: str) -> str | None:
     """``"training.lr_siren is now training.lr_field"`` for a former key (an override's key, with
     or without its ``+``/``~`` prefix), else ``None``."""
     bare = key.lstrip("+~")
+    if bare in REMOVED:
+        return f"{bare} is gone: {REMOVED[bare]}"
     return f"{bare} is now {RENAMED[bare]}" if bare in RENAMED else None
 
 
@@ -48,8 +56,12 @@ def renamed_keys(keys: Iterable[str]) -> list[str]:
 
 def rename_container(cfg: dict[str, Any]) -> dict[str, Any]:
     """A copy of a plain config dict (``OmegaConf.to_container``) with former keys under their new
-    names: the config as it composes today, from one recorded before the renames."""
+    names and removed keys dropped: the config as it composes today, from one recorded before."""
     out = {block: dict(v) if isinstance(v, dict) else v for block, v in cfg.items()}
+    for gone in REMOVED:
+        block, key = gone.split(".", 1)
+        if isinstance(out.get(block), dict):
+            out[block].pop(key, None)
     for old, new in RENAMED.items():
         old_block, old_key = old.split(".", 1)
         new_block, new_key = new.split(".", 1)

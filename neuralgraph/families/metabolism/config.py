@@ -243,7 +243,6 @@ class MetabolismTraining(TrainingBase):
     lr_embedding: float = 1e-4  # learning rate of the embeddings a_i (0 falls back to lr_node)
     coeff_MLP_sub_diff: float = 0.0  # monotonicity of MLP_sub in c: relu(f(c) - f(c + dc))
     coeff_MLP_node_L1: float = 0.0  # mean |MLP_node| on the batch: keeps homeostasis small
-    coeff_k_center: float = 0.0  # (mean log k - centre of the true range)^2
     coeff_MLP_sub_norm: float = 0.0  # (MLP_sub(1, 1) - 1)^2, pins the scale when not normalised
     coeff_k_floor: float = 0.0  # sum relu(k_floor_threshold - log k)^2
     k_floor_threshold: float = -2.0  # floor for coeff_k_floor, in log10 units

@@ -124,11 +124,9 @@ class MetabolismFamily(Family):
         else:
             graph = Graph.from_arrays(arrays)
             participating = np.asarray(arrays["all_met"])
-        # coeff_k_center pulls mean log k to the centre of the *true* range: it uses the truth.
-        k_centre = 0.5 * (cfg.simulation.log_k_min + cfg.simulation.log_k_max)
         scale = target_scale(y, participating, n_met, t)
         model = MetabolismGNN(m, graph, c_scale=float(1.5 * x.std()), log_k_init=m.log_k_init + jitter,
-                              S_init=S_init, k_centre=k_centre, node_scale=scale).to(device)
+                              S_init=S_init, node_scale=scale).to(device)
         if m.learn_stoichiometry and t.S_grad_clip > 0:
             stoichiometry.clip_gradient(model.sto, float(t.S_grad_clip))
         return model, TrainData(x=x, y=y, target_scale=scale)
@@ -162,8 +160,6 @@ class MetabolismFamily(Family):
             terms["MLP_sub_diff"] = t.coeff_MLP_sub_diff * torch.relu(drop).mean()
         if t.coeff_MLP_node_L1 > 0:
             terms["MLP_node_L1"] = t.coeff_MLP_node_L1 * model.homeostasis(batch["x"]).abs().mean()
-        if t.coeff_k_center > 0:
-            terms["k_center"] = t.coeff_k_center * (model.log_k.mean() - model.k_centre) ** 2
         if t.coeff_MLP_sub_norm > 0:
             one = torch.ones(1, device=model.log_k.device)
             terms["MLP_sub_norm"] = t.coeff_MLP_sub_norm * (model.substrate_raw(one, one) - 1.0).pow(2).sum()

@@ -96,8 +96,7 @@ class MetabolismGNN(nn.Module):
 
     ``c_scale`` divides every concentration fed to an MLP; ``log_k_init`` (n_rxn,) are the initial
     log10 k; ``S_init`` the initial coefficients of the candidate edges (learned S; their signs
-    follow ``S_sign_constraint``); ``k_centre`` the centre of the true log10 k range, for the
-    ``coeff_k_center`` regulariser. All of them are parameters or buffers, so a model rebuilt
+    follow ``S_sign_constraint``). All of them are parameters or buffers, so a model rebuilt
     from its config and dataset and loaded from its state dict is the trained model.
     """
 
@@ -108,7 +107,6 @@ class MetabolismGNN(nn.Module):
         c_scale: float,
         log_k_init: torch.Tensor | None = None,
         S_init: torch.Tensor | None = None,
-        k_centre: float = float("nan"),
         node_scale: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
@@ -132,7 +130,7 @@ class MetabolismGNN(nn.Module):
         incidence[torch.arange(len(graph.sub_met)), graph.sub_rxn.long()] = 1.0
         self.register_buffer("incidence", incidence)
         self.register_buffer("has_substrate", incidence.sum(0) > 0)
-        self._init_scales(float(c_scale), float(k_centre))
+        self._init_scales(float(c_scale))
 
         init = log_k_init if log_k_init is not None else torch.full((n_rxn,), cfg.log_k_init)
         self.log_k = nn.Parameter(init.float().clone())
@@ -184,10 +182,9 @@ class MetabolismGNN(nn.Module):
             # a separate learnable |s| per substrate edge (the older reference's sto_sub), from 1
             self.sto_sub = nn.Parameter(torch.ones(len(graph.sub_met)))
 
-    def _init_scales(self, c_scale: float, k_centre: float) -> None:
+    def _init_scales(self, c_scale: float) -> None:
         """Buffers derived from the data: saved with the model, so a reload needs no recomputation."""
         self.register_buffer("c_scale", torch.tensor(c_scale))
-        self.register_buffer("k_centre", torch.tensor(k_centre))
         # MLP_sub must not decrease in c: compared at c and c + probe_dc on a grid past the data.
         self.register_buffer("probe_c", torch.linspace(0.0, 3.0 * c_scale, N_PROBE).unsqueeze(-1))
         self.register_buffer("probe_dc", torch.tensor(0.01 * c_scale))
