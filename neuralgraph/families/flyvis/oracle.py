@@ -20,7 +20,10 @@ Metrics:
   (line-fit R² over the identifiable true edges; the model's extra null edges are not part of
   the known law);
 - ``oracle_connectivity_R2_joint``, ``oracle_tau_R2``, ``oracle_V_rest_R2`` — W, τ and V_rest
-  fitted together (what a learner that knows only the form of the law could reach);
+  fitted together, neuron by neuron. For τ and V_rest this is a reference fit, not an upper bound:
+  it estimates each neuron's τ and V_rest from that neuron's frames alone, while the truth shares
+  them across a cell type, which a learner can exploit through its embeddings (the full-size
+  runs of docs/flyvis.md show the learner above it on τ);
 - ``oracle_n_weak_edges`` — edges with more than :data:`WEAK_SHARE` of their unit vector in the
   directions of their neuron's design whose σ² is below ρ (never-active senders, senders whose
   activity repeats another's): their weights are what the data cannot determine;
