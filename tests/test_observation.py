@@ -79,3 +79,16 @@ def test_a_run_on_observed_data_trains_and_its_oracle_sees_the_same_data(tmp_pat
     # (in this tiny regime, whose process noise dwarfs the drift, to data_limited).
     assert exact["oracle_connectivity_R2"] > 0.99 > observed["oracle_connectivity_R2"]
     assert observed["dataset"] == exact["dataset"]  # one cached simulation, observed anew
+
+
+def test_short_trials_and_double_noise_are_refused_by_name():
+    x, dx, dt = sines(n_frames=5)
+    with pytest.raises(ConfigError, match="data.derivative=savgol needs at least 7 frames per trial; a trial of "
+                                          "this simulation has 5"):
+        observe({"u": x, "du": dx}, Observed("u", "du"), SimulatedData(derivative=ObservedDerivative.savgol), dt, 1)
+    from neuralgraph.sources.simulated.source import SOURCE
+
+    cfg = typed(compose_regime("tiny_signal", "data.derivative=spline", "simulation.measurement_noise_level=0.01"))
+    with pytest.raises(ConfigError, match="set simulation.measurement_noise_level=0 and use data.measurement_noise"):
+        SOURCE.check(cfg, get_family("signal"))
+    SOURCE.check(typed(compose_regime("tiny_signal", "data.derivative=spline")), get_family("signal"))

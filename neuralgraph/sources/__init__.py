@@ -37,7 +37,7 @@ class Dataset:
     arrays: dict[str, np.ndarray]  # observations, what is known (graph, stimulus), and the truth if any
     has_truth: bool  # the arrays hold the ground truth the family's scorer compares with
     location: Path  # the cache folder or the file the arrays came from
-    how: str  # one word for the log: simulated | cached | read
+    how: str  # for the log: simulated | cached | read (and how simulated data were observed)
 
 
 class DataSource(ABC):

@@ -26,6 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
+from neuralgraph.errors import ConfigError
 from neuralgraph.family import Observed
 from neuralgraph.recording import derivative
 from neuralgraph.sources.simulated.config import ObservedDerivative, SimulatedData
@@ -48,6 +49,12 @@ def segments(arrays: Mapping[str, np.ndarray], observed: Observed) -> list[tuple
 
 def estimate(samples: np.ndarray, dt: float, data: SimulatedData) -> tuple[np.ndarray, np.ndarray]:
     """``(state, derivative)`` estimated from one trial's samples (frames, N), spacing ``dt``."""
+    needed = {ObservedDerivative.finite_difference: 2, ObservedDerivative.savgol: data.savgol_window,
+              ObservedDerivative.spline: 5}[data.derivative]
+    if samples.shape[0] < needed:
+        raise ConfigError(f"data.derivative={data.derivative.value} needs at least {needed} frames per trial; a trial "
+                          f"of this simulation has {samples.shape[0]} (raise simulation.n_frames or lower "
+                          "data.savgol_window)")
     t = dt * np.arange(samples.shape[0])
     if data.derivative == ObservedDerivative.finite_difference:
         out = derivative.finite_difference(t, samples)

@@ -19,9 +19,16 @@ class SimulatedSource(DataSource):
     name = "simulated"
 
     def check(self, cfg: Any, family: Family) -> None:
-        if cfg.data.derivative != ObservedDerivative.exact and family.observed is None:
+        if cfg.data.derivative == ObservedDerivative.exact:
+            return
+        if family.observed is None:
             raise ConfigError(f"data.derivative={cfg.data.derivative.value}: simulation.family={family.name} does "
                               "not say which of its arrays an instrument records; use data.derivative=exact")
+        # The older simulator-side noise (forward differences of noisy states) would be observed twice.
+        if getattr(cfg.simulation, "measurement_noise_level", 0.0) > 0:
+            raise ConfigError(f"simulation.measurement_noise_level={cfg.simulation.measurement_noise_level} and "
+                              f"data.derivative={cfg.data.derivative.value} both add measurement noise: set "
+                              "simulation.measurement_noise_level=0 and use data.measurement_noise")
 
     def load(self, cfg: Any, family: Family) -> Dataset:
         arrays, location, cached = load_or_simulate(cfg.cache_dir, family.name, cfg.simulation, family.simulate)
