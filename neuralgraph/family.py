@@ -112,8 +112,6 @@ def adam_group(name: str, params: Iterable[torch.nn.Parameter], lr: float, fallb
     return {"name": name, "params": list(params), "lr": float(lr) if lr > 0 else float(fallback)}
 
 
-
-
 class Learner(ABC):
     """Fits a family's model to the arrays of a dataset: the model, its groups, its objective."""
 
