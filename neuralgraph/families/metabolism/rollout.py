@@ -1,7 +1,9 @@
 r"""Free rollouts of the learned model (and of the truth) on held-out runs, and their scores.
 
 Every rollout uses the simulator's Euler scheme (:mod:`neuralgraph.integrate`): ``substeps`` steps
-of Δt/substeps per frame, concentrations clamped at 0 after each step.
+of Δt/substeps per frame, concentrations clamped at 0 after each step, with the number of substeps
+the dataset was simulated with (:func:`.simulate.substeps_used`: the simulator refines the
+configured minimum where the drawn rates need it).
 
 - ``test_R2`` / ``test_pearson`` — rollouts of ``test_window`` frames started from the true state
   at ``test_n_windows`` evenly spaced frames of each held-out run, scored trace by trace (identity
@@ -23,7 +25,7 @@ import torch
 
 from neuralgraph.families.metabolism.config import MetabolismEvaluation, MetabolismSimulation
 from neuralgraph.families.metabolism.model import MetabolismGNN
-from neuralgraph.families.metabolism.simulate import TrueSystem, n_trials, nonnegative
+from neuralgraph.families.metabolism.simulate import TrueSystem, n_trials, nonnegative, substeps_used
 from neuralgraph.integrate import euler, trajectory
 from neuralgraph.metrics import r2_score, trace_pearson, trace_r2
 
@@ -51,11 +53,12 @@ def truth_rollout(
     arrays: Mapping[str, np.ndarray], sim: MetabolismSimulation, c0: np.ndarray, rel: float = 1e-6,
 ) -> np.ndarray:
     """The true system from c0·(1 + rel·ξ), as many frames as a run: how fast the truth forgets c0."""
-    h = float(sim.delta_t) / sim.substeps
+    substeps = substeps_used(arrays, sim)
+    h = float(sim.delta_t) / substeps
     system = TrueSystem.from_arrays(arrays, h if sim.flux_limit else None)
     xi = np.random.default_rng(0).standard_normal(c0.shape)
     c = (c0.astype(np.float64) * (1 + rel * xi))[None]
-    states, _, _ = trajectory(system, c, arrays["x"].shape[1], float(sim.delta_t), substeps=sim.substeps,
+    states, _, _ = trajectory(system, c, arrays["x"].shape[1], float(sim.delta_t), substeps=substeps,
                               project=nonnegative)
     return states[:, 0]
 
@@ -75,7 +78,7 @@ def rollout_scores(
     """The scores of the module docstring on the held-out runs (the first training run when there are none)."""
     runs = list(range(n_trials(arrays), arrays["x"].shape[0])) or [0]
     x_true = arrays["x_clean"][runs]
-    dt, substeps = float(sim.delta_t), sim.substeps
+    dt, substeps = float(sim.delta_t), substeps_used(arrays, sim)
     n_states = x_true.shape[1]
     window = min(evaluation.test_window, n_states - 1)
     starts = np.linspace(0, n_states - 1 - window, max(1, evaluation.test_n_windows)).astype(int)

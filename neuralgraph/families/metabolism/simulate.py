@@ -12,7 +12,9 @@ with S the stoichiometric matrix (metabolites × reactions), t(i) the metabolite
   raises both sensitivities so that the rates carry information about S)
 
 log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (:mod:`neuralgraph.integrate`,
-``substeps`` per stored frame), state clamped at 0; the stored target is the exact dc/dt at each
+``substeps`` per stored frame at least, doubled until the drawn rates are integrated stably: no
+non-finite state and no substep that overshoots a concentration below zero; the number used is
+stored as ``substeps`` and every later integration of the dataset uses it), state clamped at 0; the stored target is the exact dc/dt at each
 stored state (before process noise). With measurement noise the observed c is noisy and the
 target becomes its forward finite difference, as an experimentalist would have to compute it.
 
@@ -304,37 +306,105 @@ def network(sim: MetabolismSimulation, rng: np.random.Generator) -> Network:
     return random_network(n_met, n_rxn, sim.max_metabolites_per_reaction, rng, sim.distinct_substrates)
 
 
+#: The simulator refines its Euler step (doubling the substeps) at most up to this many substeps.
+MAX_SUBSTEPS = 1024
+#: Mass action: a substep that would take a concentration below −CLAMP_TOLERANCE × (mean initial
+#: concentration) before the clamp at 0 overshot: mass action cannot empty a metabolite in finite
+#: time, so the step is too large for the drawn rates.
+CLAMP_TOLERANCE = 1e-3
+
+
+class StepTooLarge(Exception):
+    """One Euler integration with a given number of substeps overshot or blew up (internal)."""
+
+    def __init__(self, frame: int, reason: str) -> None:
+        super().__init__(f"{reason} at frame {frame}")
+        self.frame, self.reason = frame, reason
+
+
 def integrate(
     system: TrueSystem, c0: np.ndarray, sim: MetabolismSimulation, rng: np.random.Generator,
+    substeps: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """States and exact derivatives (runs, n_frames + 1, N) of Euler runs from c0 (runs, N).
 
-    Process noise is added after each frame (then clamped at 0); a non-finite state stops the
-    simulation with an error that says which keys to change.
+    ``substeps`` Euler steps per frame (``sim.substeps`` when None). Process noise is added after
+    each frame (then clamped at 0). A non-finite state, or (mass action) a substep that takes a
+    concentration below −CLAMP_TOLERANCE × mean(c0) before the clamp at 0, raises
+    :class:`StepTooLarge` (:func:`integrate_refined` then takes more substeps).
     """
+    substeps = sim.substeps if substeps is None else substeps
+    # Only mass action empties a substrate at a vanishing rate; an MLP law consumes at c = 0 too,
+    # so there the clamp is part of the law, not a sign of a large step.
+    floor = -CLAMP_TOLERANCE * float(np.mean(c0)) if sim.rate_law == RateLaw.mass_action else -np.inf
+    frame = [0]
+
+    def project(c: np.ndarray) -> np.ndarray:
+        if c.min() < floor:  # NaN compares False: caught after the frame
+            raise StepTooLarge(frame[0], "a concentration overshot below zero")
+        return nonnegative(c)
 
     def after_frame(c: np.ndarray, t: int) -> np.ndarray:
         if sim.noise_model_level > 0:
             c = nonnegative(c + sim.noise_model_level * rng.standard_normal(c.shape))
         if not np.isfinite(c).all():
-            raise ConfigError(
-                f"the simulation blew up at frame {t}: lower simulation.delta_t or the rate constants "
-                "(log_k_max), or turn on simulation.flux_limit"
-            )
+            raise StepTooLarge(t, "the state became non-finite")
+        frame[0] = t + 1
         return c
 
-    states, derivatives, _ = trajectory(
-        system, c0, sim.n_frames + 1, float(sim.delta_t), derivatives=True, substeps=sim.substeps,
-        project=nonnegative, after_frame=after_frame,
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        states, derivatives, _ = trajectory(
+            system, c0, sim.n_frames + 1, float(sim.delta_t), derivatives=True, substeps=substeps,
+            project=project, after_frame=after_frame,
+        )
     # trajectory stacks frames first; the dataset stores runs first
     return np.ascontiguousarray(states.swapaxes(0, 1)), np.ascontiguousarray(derivatives.swapaxes(0, 1))
+
+
+def integrate_refined(
+    system: TrueSystem, c0: np.ndarray, sim: MetabolismSimulation, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`integrate` with as many substeps as the drawn rates need: ``sim.substeps`` first (the
+    minimum), doubled until a run is finite and no substep overshoots below zero, up to
+    ``max(MAX_SUBSTEPS, sim.substeps)``. Returns (states, derivatives, substeps used).
+
+    Each attempt restarts from the same random state, so the process noise (and everything drawn
+    after it) is the same stream whatever the number of substeps; where ``sim.substeps`` suffices
+    the result is exactly that of one integration with it. With the flux limiter the system's
+    step is rebuilt for each attempt.
+    """
+    start = rng.bit_generator.state
+    substeps = sim.substeps
+    cap = max(MAX_SUBSTEPS, sim.substeps)
+    while True:
+        rng.bit_generator.state = start
+        if system.flux_limit_dt is not None:
+            system.flux_limit_dt = float(sim.delta_t) / substeps
+        try:
+            x, y = integrate(system, c0, sim, rng, substeps)
+            return x, y, substeps
+        except StepTooLarge as err:
+            if substeps * 2 > cap:
+                raise ConfigError(
+                    f"the simulation blew up even with {substeps} Euler substeps per frame ({err.reason} at "
+                    f"frame {err.frame}; the refinement stops at {cap}): set simulation.substeps above {substeps}, "
+                    "lower simulation.delta_t or the rate constants (simulation.log_k_max), or turn on "
+                    "simulation.flux_limit"
+                ) from None
+            substeps *= 2
 
 
 def training_frames(arrays: Mapping[str, np.ndarray], key: str = "x") -> np.ndarray:
     """The frames of every training run (trial) pooled: (n_trials · (n_frames + 1), N)."""
     runs = arrays[key][: n_trials(arrays)]
     return runs.reshape(-1, runs.shape[-1])
+
+
+def substeps_used(arrays: Mapping[str, np.ndarray], sim: MetabolismSimulation) -> int:
+    """Euler substeps per frame the dataset was simulated with: the stored ``substeps`` (the
+    simulator refines ``simulation.substeps`` where the rates need it), else the config's value
+    (datasets written before the refinement existed)."""
+    return int(arrays["substeps"]) if "substeps" in arrays else int(sim.substeps)
 
 
 def n_trials(arrays: Mapping[str, np.ndarray]) -> int:
@@ -358,7 +428,7 @@ def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
 
     n_runs = sim.n_trials + sim.n_test_runs
     c0 = rng.uniform(sim.concentration_min, sim.concentration_max, size=(n_runs, sim.n_metabolites))
-    x, y = integrate(system, c0, sim, rng)
+    x, y, n_sub = integrate_refined(system, c0, sim, rng)
     x_clean = x.copy()
     if sim.measurement_noise_level > 0:
         x = nonnegative(x + sim.measurement_noise_level * rng.standard_normal(x.shape))
@@ -383,6 +453,7 @@ def simulate(sim: MetabolismSimulation) -> dict[str, np.ndarray]:
         "homeostatic_lambda": lam_t,
         "homeostatic_baseline": base_t,
         "delta_t": np.float64(sim.delta_t),
+        "substeps": np.int64(n_sub),
         "n_trials": np.int64(sim.n_trials),
         "activity_rank_90": np.int64(effective_rank(train_x, 0.90)),
         "activity_rank_99": np.int64(effective_rank(train_x, 0.99)),
