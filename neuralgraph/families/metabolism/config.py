@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, Dict, List
+from typing import ClassVar, Dict, List, Optional
 
 from neuralgraph.config.base import TrainingBase, check_nonnegative, check_positive
 from neuralgraph.errors import ConfigError
@@ -60,8 +60,9 @@ class MetabolismSimulation:
     concentration_max: float = 9.0
     n_frames: int = 2880  # frames kept per run (n_frames + 1 states are stored, frame 0 included)
     delta_t: float = 0.1  # time between stored frames
-    # Euler steps per stored frame (each of delta_t/substeps). The reference uses 1, which is
-    # unstable for some initial conditions of the stiff autocatalytic regimes (docs/metabolism.md).
+    # Euler steps per stored frame (each of delta_t/substeps), the minimum: the simulator doubles it
+    # until the drawn rates integrate stably (no blow-up, no overshoot below zero) and stores the
+    # number used in the dataset. The reference uses 1 (docs/metabolism.md).
     substeps: int = 1
     flux_limit: bool = False  # scale reactions so no substrate is consumed below zero in one step
     noise_model_level: float = 0.0  # std of Gaussian process noise added to c after each step
@@ -153,7 +154,13 @@ class SubstrateOrders(str, Enum):
 
 @dataclass
 class MetabolismModel:
-    """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij v_j(c), with S given or learned."""
+    """dc_i/dt = MLP_node(c_i, a_i) + sum_j S_ij v_j(c), with S given or learned.
+
+    ``log_k_init=None`` (the default) starts every log10 k at log10 kappa, kappa the one scalar of
+    the least-squares fit  y_fi ~ kappa sum_j S_ij prod_{sub(j)} c_fi^|s| + b_i + w_i c_fi  of the
+    observed derivatives (per-metabolite lines b_i + w_i c_i for homeostasis, residuals weighted
+    by the loss scale; S learned: the graph's guess for S), see ``start.py``; a number sets it by hand.
+    """
 
     _section = "model"
 
@@ -196,7 +203,7 @@ class MetabolismModel:
     sub_normalized: bool = True
     # Product mode: the substrate function's form (see SubstrateForm and docs/metabolism.md).
     substrate_form: SubstrateForm = SubstrateForm.log
-    log_k_init: float = -1.5  # initial log10 k of every reaction (no knowledge of the true range)
+    log_k_init: Optional[float] = None  # initial log10 k of every reaction; None: estimated from the data (start.py)
     log_k_init_spread: float = 0.0  # half-width of a uniform jitter around log_k_init
 
     def __post_init__(self) -> None:
@@ -244,8 +251,8 @@ class MetabolismTraining(TrainingBase):
     coeff_MLP_sub_diff: float = 0.0  # monotonicity of MLP_sub in c: relu(f(c) - f(c + dc))
     coeff_MLP_node_L1: float = 0.0  # mean |MLP_node| on the batch: keeps homeostasis small
     coeff_MLP_sub_norm: float = 0.0  # (MLP_sub(1, 1) - 1)^2, pins the scale when not normalised
-    coeff_k_floor: float = 0.0  # sum relu(k_floor_threshold - log k)^2
-    k_floor_threshold: float = -2.0  # floor for coeff_k_floor, in log10 units
+    coeff_k_floor: float = 0.0  # sum relu(log k_start - k_floor_below_start - log k)^2
+    k_floor_below_start: float = 0.5  # the floor of coeff_k_floor, in dex below the initial log10 k
     # Weight each metabolite's squared error by 1/var(dc_i/dt): slow metabolites count as much as
     # fast ones (homeostasis lives in the small residuals).
     normalize_targets: bool = True
@@ -278,7 +285,8 @@ class MetabolismTraining(TrainingBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip", "coeff_S_prior")
+        check_nonnegative(self, "n_epochs_init", "first_coeff_L1", "S_soft_threshold", "S_grad_clip", "coeff_S_prior",
+                          "k_floor_below_start")
 
 
 @dataclass

@@ -64,10 +64,11 @@ import torch
 
 from neuralgraph.config.base import RunConfig
 from neuralgraph.errors import ConfigError
-from neuralgraph.families.metabolism import oracle, readout, rollout, stoichiometry
+from neuralgraph.families.metabolism import oracle, readout, rollout, start, stoichiometry
 from neuralgraph.families.metabolism import simulate as sim
 from neuralgraph.families.metabolism.config import (
-    Aggregation, LossWeight, MetabolismSimulation, MetabolismTraining, RateLaw, SInit, SubstrateOrders,
+    Aggregation, LossWeight, MetabolismModel, MetabolismSimulation, MetabolismTraining, RateLaw, SInit,
+    SubstrateOrders,
 )
 from neuralgraph.families.metabolism.model import Graph, MetabolismGNN
 from neuralgraph.family import Family, Observed, TrainClock, TrainData, adam_group
@@ -125,8 +126,9 @@ class MetabolismFamily(Family):
             graph = Graph.from_arrays(arrays)
             participating = np.asarray(arrays["all_met"])
         scale = target_scale(y, participating, n_met, t)
-        model = MetabolismGNN(m, graph, c_scale=float(1.5 * x.std()), log_k_init=m.log_k_init + jitter,
-                              S_init=S_init, node_scale=scale).to(device)
+        log_k_start = m.log_k_init if m.log_k_init is not None else estimated_log_k(arrays, graph, m, scale)
+        model = MetabolismGNN(m, graph, c_scale=float(1.5 * x.std()), log_k_init=log_k_start + jitter,
+                              S_init=S_init, node_scale=scale, log_k_start=log_k_start).to(device)
         if m.learn_stoichiometry and t.S_grad_clip > 0:
             stoichiometry.clip_gradient(model.sto, float(t.S_grad_clip))
         return model, TrainData(x=x, y=y, target_scale=scale)
@@ -164,7 +166,8 @@ class MetabolismFamily(Family):
             one = torch.ones(1, device=model.log_k.device)
             terms["MLP_sub_norm"] = t.coeff_MLP_sub_norm * (model.substrate_raw(one, one) - 1.0).pow(2).sum()
         if t.coeff_k_floor > 0:
-            terms["k_floor"] = t.coeff_k_floor * torch.relu(t.k_floor_threshold - model.log_k).pow(2).sum()
+            floor = model.log_k_start - t.k_floor_below_start
+            terms["k_floor"] = t.coeff_k_floor * torch.relu(floor - model.log_k).pow(2).sum()
         if model.learn_stoichiometry:
             terms.update(stoichiometry.penalties(model, t, clock.epoch))
         return terms
@@ -246,6 +249,31 @@ def rate_oracle(
             "directions of the design)"
         )
     return metrics, results
+
+
+def estimated_log_k(
+    arrays: Mapping[str, np.ndarray], graph: Graph, m: MetabolismModel, scale: torch.Tensor,
+) -> float:
+    """The start of every log10 k from the observed training frames and the given graph
+    (:func:`.start.initial_log_k`), with the loss scale as the residuals' divisor.
+
+    S learned: the graph's guess stands in for S (the roles of :func:`.stoichiometry.role_coefficients`
+    on the candidate edges, times ``S_init_scale``, as the coefficients start) with order 1 on every
+    substrate edge; the true S is not read. The additive aggregation (a rate law learned from
+    scratch) takes the magnitude fit on concentrations in units of their means (``learned_law``).
+    """
+    x, y = sim.training_frames(arrays), sim.training_frames(arrays, "y")
+    row_scale = scale.detach().cpu().numpy().astype(np.float64)
+    learned_law = m.aggregation is Aggregation.additive
+    if not m.learn_stoichiometry:
+        return start.initial_log_k(arrays, x, y, row_scale, learned_law=learned_law)[0]
+    edge_met, edge_rxn = graph.edge_met.numpy(), graph.edge_rxn.numpy()
+    substrates = set(zip(graph.sub_met.tolist(), graph.sub_rxn.tolist()))
+    is_sub = np.array([e in substrates for e in zip(edge_met.tolist(), edge_rxn.tolist())], dtype=bool)
+    guess = np.zeros((graph.n_metabolites, graph.n_reactions))
+    guess[edge_met, edge_rxn] = m.S_init_scale * stoichiometry.role_coefficients(edge_rxn, is_sub, graph.n_reactions)
+    return start.initial_log_k(arrays, x, y, row_scale, S_guess=guess, sub_order=np.ones(len(graph.sub_met)),
+                               learned_law=learned_law)[0]
 
 
 def loss_scale(arrays: Mapping[str, np.ndarray], participating: np.ndarray, t: MetabolismTraining) -> np.ndarray:

@@ -8,7 +8,9 @@ Two ways to combine a reaction's substrates into its rate (``aggregation``):
 - ``additive``: v_j = k_j · softplus(ρ(Σ_{i ∈ sub(j)} σ(c_i, |s_ij|)))   (the seed's msg/rate MLPs;
   the same form as the simulator's MLP rate law)
 
-- ``log_k`` (one per reaction) are the rate constants in log10 units;
+- ``log_k`` (one per reaction) are the rate constants in log10 units; they start at
+  ``log_k_start``, which the family estimates from the observed data and the given graph
+  (:mod:`.start`: log10 κ, κ the least-squares scale of y ≈ κ S m(c) + b_i + w_i c_i);
 - f (product mode) comes from g = MLP_sub in one of two forms (``substrate_form``):
   ``log`` (the default), ln f(c, s) = g(u(c), s) − g(u(1), s) with u(c) = ln(c / c_s + ε) / 3,
   so that mass action c^s is the straight line s·ln c and f → 0 as c → 0; or ``softplus``, the
@@ -57,6 +59,9 @@ LOG_EPS = 1e-6
 LOG_WIDTH = 3.0
 #: Points of the concentration grid on which ``coeff_MLP_sub_diff`` probes MLP_sub.
 N_PROBE = 100
+#: log10 k of a model built without a start (neither ``log_k_init`` nor ``cfg.log_k_init``): the
+#: family always passes one (estimated from the data, ``start.py``); this is for bare models in tests.
+FIXED_LOG_K_INIT = 0.0
 
 
 @dataclass
@@ -95,7 +100,8 @@ class MetabolismGNN(nn.Module):
     """The GNN of the module docstring, built from its config and what the data say.
 
     ``c_scale`` divides every concentration fed to an MLP; ``log_k_init`` (n_rxn,) are the initial
-    log10 k; ``S_init`` the initial coefficients of the candidate edges (learned S; their signs
+    log10 k and ``log_k_start`` their scalar centre (the reference of the k floor; their mean when
+    None); ``S_init`` the initial coefficients of the candidate edges (learned S; their signs
     follow ``S_sign_constraint``). All of them are parameters or buffers, so a model rebuilt
     from its config and dataset and loaded from its state dict is the trained model.
     """
@@ -108,6 +114,7 @@ class MetabolismGNN(nn.Module):
         log_k_init: torch.Tensor | None = None,
         S_init: torch.Tensor | None = None,
         node_scale: torch.Tensor | None = None,
+        log_k_start: float | None = None,
     ) -> None:
         super().__init__()
         self.learn_stoichiometry = bool(cfg.learn_stoichiometry)
@@ -132,8 +139,13 @@ class MetabolismGNN(nn.Module):
         self.register_buffer("has_substrate", incidence.sum(0) > 0)
         self._init_scales(float(c_scale))
 
-        init = log_k_init if log_k_init is not None else torch.full((n_rxn,), cfg.log_k_init)
-        self.log_k = nn.Parameter(init.float().clone())
+        if log_k_init is None:
+            log_k_init = torch.full((n_rxn,), FIXED_LOG_K_INIT if cfg.log_k_init is None else cfg.log_k_init)
+        self.log_k = nn.Parameter(log_k_init.float().clone())
+        # The scalar start (without the jitter): the reference of training.k_floor_below_start. Taken
+        # from the data, so saved with the model like c_scale.
+        start = float(log_k_init.float().mean()) if log_k_start is None else float(log_k_start)
+        self.register_buffer("log_k_start", torch.tensor(start))
         self.a = nn.Parameter(0.1 * torch.randn(n_met, cfg.embedding_dim))
         if self.aggregation is Aggregation.product:
             self.mlp_sub = MLP(2, 1, cfg.hidden_dim_sub, cfg.n_layers_sub, "tanh")
@@ -146,6 +158,11 @@ class MetabolismGNN(nn.Module):
         if self.node_line:
             self.line = nn.Parameter(torch.zeros(2, n_met))  # (b_i, w_i), in units of node_scale
             self.register_buffer("node_scale", torch.ones(n_met) if node_scale is None else node_scale.float().clone())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # A state dict saved before log_k_start existed: the rebuilt model keeps its own start.
+        state_dict.setdefault(prefix + "log_k_start", self.log_k_start.detach().clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _init_given_stoichiometry(self, graph: Graph) -> None:
         if graph.S is None or graph.sub_s is None:
