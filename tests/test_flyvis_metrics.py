@@ -10,7 +10,8 @@ from torch import nn
 from types import SimpleNamespace
 
 from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisEvaluation
-from neuralgraph.families.flyvis.evaluate import cell_types, cluster_labels, wiring_fingerprint
+from neuralgraph.families.flyvis.celltypes import cluster_labels, wiring_fingerprint
+from neuralgraph.families.flyvis.evaluate import cell_types
 from neuralgraph.families.flyvis.readout import (
     corrected_weights, identifiable_edges, linearise, normal_equations, row_linear_fit, solve_normal_equations,
     tau_vrest_from_line,
@@ -103,9 +104,10 @@ def test_wiring_fingerprint_equals_a_per_edge_loop():
     np.testing.assert_allclose(wiring_fingerprint(labels, W, src, tgt), np.arcsinh(ref / np.abs(W).mean()))
 
 
-def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
+def test_the_wiring_diagnostic_tells_apart_two_types_with_the_same_dynamics():
     """Types 0 and 1 share their dynamics features; only their partners differ (0 receives from 2,
-    1 from 3). Stage 1 cannot separate them; the wiring fingerprint of stage 2 does."""
+    1 from 3). The headline, which reads the dynamics only, cannot separate them; the former second
+    stage, now the diagnostic ``cluster_accuracy_with_wiring``, does."""
     rng = np.random.default_rng(2)
     per = 60
     types = np.repeat(np.arange(4), per)
@@ -122,9 +124,10 @@ def test_cell_types_tell_apart_by_wiring_two_types_with_the_same_dynamics():
     fit = {"tau": np.exp(emb[:, 0] / 5 - 2), "V_rest": emb[:, 1] / 5}  # τ and V_rest: types 0 and 1 alike
     metrics, results = cell_types(model, {"node_type": types, "type_names": np.array(list("abcd"))}, fit, W,
                                   FlyVisEvaluation(n_clusters=4), 0)
-    assert metrics["cluster_accuracy_dynamics"] < 0.9  # 0 and 1 merged, or split along noise
-    assert metrics["cluster_accuracy"] == 1.0
+    assert metrics["cluster_accuracy"] < 0.9  # 0 and 1 merged, or split along noise
     assert matched_accuracy(results["cluster_labels"], types) == metrics["cluster_accuracy"]
+    assert metrics["cluster_accuracy_with_wiring"] == 1.0
+    assert metrics["cluster_accuracy_with_unit_wiring"] == 1.0  # the given graph alone does it too
 
 
 class TruthModel(nn.Module):

@@ -51,10 +51,17 @@ class EmbeddingInit(str, Enum):
 
 
 class ClusterMethod(str, Enum):
-    """Clustering used for cluster_accuracy."""
+    """Clustering used for cluster_accuracy (with the number of clusters fixed or chosen)."""
 
-    kmeans = "kmeans"  # k-means on standardised features, k = n_clusters
-    gmm = "gmm"  # Gaussian mixture, n_clusters components
+    kmeans = "kmeans"  # k-means on standardised features
+    gmm = "gmm"  # Gaussian mixture with diagonal covariances
+
+
+class ClusterCriterion(str, Enum):
+    """How the number of cell-type clusters is chosen from the data (evaluation.n_clusters=0)."""
+
+    silhouette = "silhouette"  # the k whose k-means labels have the largest mean silhouette
+    bic = "bic"  # the k whose Gaussian mixture (spherical components) has the smallest BIC
 
 
 @dataclass
@@ -182,15 +189,21 @@ class FlyVisEvaluation:
     change them would change the yardstick, not the learner)."""
 
     cluster_method: ClusterMethod = ClusterMethod.kmeans  # clustering behind cluster_accuracy
-    n_clusters: int = 65  # clusters for cluster_accuracy (65 = the true number of types)
-    cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau, V_rest and the wiring)
+    n_clusters: int = 0  # 0 = chosen from the data by cluster_criterion over [n_clusters_min, n_clusters_max]; > 0 fixes it
+    cluster_criterion: ClusterCriterion = ClusterCriterion.bic  # how n_clusters=0 chooses: bic | silhouette
+    n_clusters_min: int = 2  # the range n_clusters=0 chooses in (a choice at either end: widen it)
+    n_clusters_max: int = 150
+    cluster_embedding: bool = False  # also cluster on the raw embedding a_i (besides log tau and V_rest)
     n_rollout_frames: int = 500  # frames of the free test rollout (<= simulation.n_test_frames)
     test_min_std: float = 0.01  # test_R2/test_pearson average over neurons whose test trace std >= this
 
     _section = "evaluation"
 
     def __post_init__(self) -> None:
-        check_positive(self, "n_clusters")
+        check_nonnegative(self, "n_clusters")
+        if not 2 <= self.n_clusters_min <= self.n_clusters_max:
+            raise ConfigError(f"evaluation.n_clusters_min={self.n_clusters_min}, n_clusters_max={self.n_clusters_max}: "
+                              f"need 2 <= n_clusters_min <= n_clusters_max")
 
 
 SCHEMAS = {

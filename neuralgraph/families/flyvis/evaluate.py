@@ -7,8 +7,8 @@ The metrics are described in :mod:`neuralgraph.families.flyvis.family`. Each par
 - ``W_true``, ``W_learned`` (the raw learned weight, as in every family), ``W_corrected`` (the
   scale-corrected weight that ``connectivity_R2`` scores), ``W_identifiable``, ``edge_src``/``edge_tgt``,
   ``W_oracle`` (the known-law oracle's weights on the true edges, :mod:`~neuralgraph.families.flyvis.oracle`);
-- ``tau_*``, ``V_rest_*``, ``embeddings``, ``types``, ``type_names``, ``cluster_labels``,
-  ``f_slope``, ``f_msg_gain``, ``g_slope``;
+- ``tau_*``, ``V_rest_*``, ``embeddings``, ``types``, ``type_names``, ``cluster_labels`` (the
+  headline's), ``baseline_cluster_labels`` (the graph-only baseline's), ``f_slope``, ``f_msg_gain``, ``g_slope``;
 - ``rollout_true``/``rollout_pred``/``rollout_neurons`` (the eight most active test neurons);
 - ``curve_v``, ``curve_f``, ``curve_g``, ``curve_neurons`` (learned functions, one neuron per type);
 - ``field_true``, ``field_learned``, ``field_frames`` when the field is learned.
@@ -20,9 +20,11 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from neuralgraph.config.base import RunConfig
-from neuralgraph.families.flyvis.config import ClusterMethod, FlyVisEvaluation
+from neuralgraph.families.flyvis import celltypes
+from neuralgraph.families.flyvis.config import FlyVisEvaluation
 from neuralgraph.families.flyvis.model import FlyVisGNN
 from neuralgraph.families.flyvis.oracle import oracle_metrics
 from neuralgraph.families.flyvis.readout import corrected_weights, identifiable_edges, linearise
@@ -31,6 +33,7 @@ from neuralgraph.metrics import linear_fit, offset_gauge_r2, r2_score, trace_pea
 from neuralgraph.metrics.regression import LinearFit
 from neuralgraph.metrics.cluster import cluster_accuracy as embedding_cluster_accuracy
 from neuralgraph.metrics.cluster import matched_accuracy
+from neuralgraph.metrics.clustering import adjusted_rand_index
 
 #: Frames scored by field_R2 (0 … FIELD_FRAMES, step 2), as in the reference.
 FIELD_FRAMES = 800
@@ -109,74 +112,57 @@ def visual_field(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], device: tor
     return linear_fit(true_field, pred_field), results
 
 
-def _standardised(features: np.ndarray) -> np.ndarray:
-    x = np.asarray(features, dtype=np.float64)
-    sd = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-
-
-def cluster_labels(features: np.ndarray, method: ClusterMethod | str, k: int, seed: int,
-                   standardise: bool = True) -> np.ndarray:
-    """Cluster (standardised) features with k-means or a Gaussian mixture of ``k`` components."""
-    x = _standardised(features) if standardise else np.asarray(features, dtype=np.float64)
-    if method == ClusterMethod.gmm:
-        from sklearn.mixture import GaussianMixture
-
-        return GaussianMixture(k, covariance_type="diag", random_state=seed, reg_covar=1e-4).fit_predict(x)
-    from sklearn.cluster import KMeans
-
-    # The lowest-inertia of 10 starts: with 65 clusters one start in 3 lands in a visibly worse optimum.
-    return KMeans(k, n_init=10, random_state=seed).fit_predict(x)
-
-
-def wiring_fingerprint(labels: np.ndarray, W: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
-    """Per neuron, its learned in- and out-weights summed by the cluster of the partner: (N, 2k).
-
-    F_ic = Σ_{j→i, label(j)=c} W_ij and Σ_{i→j, label(j)=c} W_ji, compressed with arcsinh(F / mean|W|)
-    so that a few strong synapses do not swamp the rest. Built from the learned W on the given
-    wiring only.
-    """
-    n, k = len(labels), int(labels.max()) + 1
-    fin, fout = np.zeros((n, k)), np.zeros((n, k))
-    np.add.at(fin, (tgt, labels[src]), W)
-    np.add.at(fout, (src, labels[tgt]), W)
-    return np.arcsinh(np.concatenate([fin, fout], 1) / (np.abs(W).mean() + 1e-30))
-
-
 def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[str, np.ndarray],
                W_corrected: np.ndarray, evaluation: FlyVisEvaluation, seed: int) -> tuple[Metrics, Results]:
-    """Clusters of the learned per-neuron features matched to the true cell types, in two stages.
+    """Cell types from learned quantities only, beside what the given graph alone gives.
 
-    1. the dynamics, [log τ_i, V_rest,i] standardised (``cluster_accuracy_dynamics``). With one
-       f_θ per embedding, two types whose drawn τ and V_rest nearly coincide behave alike and
-       merge here whatever the learner (docs/benchmarks.md, "flyvis": which pairs, on which draws).
-       The embedding a_i joins only with ``evaluation.cluster_embedding``: it enters the model only
-       through f_θ, whose content per neuron the read-out already gives as τ and V_rest, and it
-       adds noise of its own (the extent-8 draws with and without it: docs/benchmarks.md, "flyvis");
-    2. the same with each neuron's :func:`wiring_fingerprint` over the stage-1 clusters appended,
-       scaled to the dynamics block's total variance (``cluster_accuracy``): types are defined by
-       their partners as much as by their dynamics, and the learned W says who they are.
+    Headline (``cluster_accuracy``, ``cluster_ARI``, ``n_clusters``): the learned dynamics of each
+    neuron, [log τ_i, V_rest,i] read from f_θ (:func:`~neuralgraph.families.flyvis.readout.linearise`),
+    with the embedding a_i too under ``evaluation.cluster_embedding``, standardised and clustered
+    with k chosen from these features (``evaluation.n_clusters=0``, :mod:`.celltypes`) or fixed.
+    With one f_θ per embedding, two types whose drawn τ and V_rest nearly coincide behave alike
+    and merge here whatever the learner.
+
+    Graph-only baseline (``baseline_cluster_accuracy``, ``baseline_cluster_ARI``): the same
+    clustering, at the same k, of what the given wiring alone says of each neuron, every weight set
+    to 1 (:func:`.celltypes.graph_types`).
+    ``cluster_beats_graph``: the headline is above the baseline on both accuracy and ARI; only then
+    do the learned quantities tell the types apart better than the given graph does.
+
+    Diagnostic (never the headline): ``cluster_accuracy_with_wiring``, the former second stage,
+    the headline's features with each neuron's learned in- and out-weights summed by its partners'
+    headline clusters appended (:func:`.celltypes.with_wiring`), at the headline's k; and
+    ``cluster_accuracy_with_unit_wiring``, the same with every weight 1 — how much of that lift the
+    given graph gives without anything learned about the weights.
     """
     types = arrays["node_type"]
-    k = min(evaluation.n_clusters, len(types))
+    src, tgt = model.edge_src.cpu().numpy(), model.edge_tgt.cpu().numpy()
     emb = model.a.detach().cpu().numpy()
-    parts = [np.log(np.clip(fit["tau"], 1e-3, None))[:, None], fit["V_rest"][:, None]]
-    dynamics = _standardised(np.concatenate(([emb] if evaluation.cluster_embedding else []) + parts, 1))
-    first = cluster_labels(dynamics, evaluation.cluster_method, k, seed, standardise=False)
-    fp = wiring_fingerprint(first, np.asarray(W_corrected, dtype=np.float64), model.edge_src.cpu().numpy(),
-                            model.edge_tgt.cpu().numpy())
-    fp = fp - fp.mean(axis=0)
-    fp *= np.sqrt(dynamics.shape[1] / max(float(fp.var(axis=0).sum()), 1e-30))
-    labels = cluster_labels(np.concatenate([dynamics, fp], 1), evaluation.cluster_method, k, seed,
-                            standardise=False)
+    parts = [np.log(np.clip(fit["tau"], 1e-3, None))[:, None], np.asarray(fit["V_rest"])[:, None]]
+    dynamics = celltypes.standardised(np.concatenate(([emb] if evaluation.cluster_embedding else []) + parts, 1))
+    e = evaluation
+    labels, k = celltypes.read_types(dynamics, e.cluster_method, e.n_clusters, e.n_clusters_min, e.n_clusters_max,
+                                     e.cluster_criterion, seed)
+    base = celltypes.graph_types(len(types), src, tgt, e.cluster_method, k, seed)
+    wired = celltypes.with_wiring(dynamics, labels, np.asarray(W_corrected, dtype=np.float64), src, tgt,
+                                  e.cluster_method, k, seed)
+    unit = celltypes.with_wiring(dynamics, labels, np.ones(len(src)), src, tgt, e.cluster_method, k, seed)
     acc_emb, n_clusters_emb = embedding_cluster_accuracy(emb, types)
     metrics: Metrics = {
         "cluster_accuracy": matched_accuracy(labels, types),
-        "cluster_accuracy_dynamics": matched_accuracy(first, types),
+        "cluster_ARI": adjusted_rand_index(labels, types),
+        "n_clusters": k,
+        "baseline_cluster_accuracy": matched_accuracy(base, types),
+        "baseline_cluster_ARI": adjusted_rand_index(base, types),
+        "cluster_accuracy_with_wiring": matched_accuracy(wired, types),
+        "cluster_accuracy_with_unit_wiring": matched_accuracy(unit, types),
         "cluster_accuracy_embedding": acc_emb,
         "n_clusters_embedding": n_clusters_emb,
     }
-    results: Results = {"embeddings": emb, "types": types, "type_names": arrays["type_names"], "cluster_labels": labels}
+    metrics["cluster_beats_graph"] = bool(metrics["cluster_accuracy"] > metrics["baseline_cluster_accuracy"]
+                                          and metrics["cluster_ARI"] > metrics["baseline_cluster_ARI"])
+    results: Results = {"embeddings": emb, "types": types, "type_names": arrays["type_names"], "cluster_labels": labels,
+                        "baseline_cluster_labels": base}
     return metrics, results
 
 
@@ -240,8 +226,11 @@ def evaluate(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], cfg: RunConfig,
         field_fit, field_results = visual_field(model, arrays, device)
         metrics["field_R2"] = field_fit.r2
         results.update(field_results)
-    for part in (cell_types(model, arrays, fit, results["W_corrected"], cfg.evaluation, cfg.training.seed),
-                 held_out_rollout(model, arrays, cfg, device, field_fit)):
+    # k-means and the silhouettes run on as many threads as the run was given (num_threads), not on
+    # every core: on a shared machine OpenMP's default slows the scan of k several-fold.
+    with threadpool_limits(limits=torch.get_num_threads()):
+        types_part = cell_types(model, arrays, fit, results["W_corrected"], cfg.evaluation, cfg.training.seed)
+    for part in (types_part, held_out_rollout(model, arrays, cfg, device, field_fit)):
         metrics.update(part[0])
         results.update(part[1])
     oracle_scores, W_oracle = oracle_metrics(arrays, float(cfg.simulation.input_gain))

@@ -53,12 +53,29 @@ Metrics (``analysis.log`` / ``metrics.json``):
   ``projected``, the solved Ω_c(t)): line-fit R² of the true luminance against the field over every
   photoreceptor column on training frames 0–800 (step 2), i.e. after the best affine correction
   gt ≈ a·Ω + b, as in the reference;
-- ``cluster_accuracy`` — k-means (or a GMM, ``evaluation.cluster_method``) with
-  ``evaluation.n_clusters`` (65) clusters on the standardised per-neuron features
-  [a_i, log τ_i, V_rest,i], clusters matched one-to-one to the 65 true cell types by the Hungarian
-  assignment (:func:`neuralgraph.metrics.cluster.matched_accuracy`); accuracy = matched neurons / N.
+- ``cluster_accuracy`` — cell types from learned quantities only: the per-neuron dynamics read
+  from f_θ, [log τ_i, V_rest,i] standardised (with a_i under ``evaluation.cluster_embedding``),
+  clustered by k-means (or a GMM, ``evaluation.cluster_method``) into ``n_clusters`` clusters,
+  matched one-to-one to the true types by the Hungarian assignment
+  (:func:`neuralgraph.metrics.cluster.matched_accuracy`); accuracy = matched neurons / N.
+  ``n_clusters`` is chosen from the features (``evaluation.n_clusters=0``, the default): the k in
+  [``n_clusters_min``, ``n_clusters_max``] with the best ``evaluation.cluster_criterion`` (the BIC
+  of a Gaussian mixture, or the mean silhouette; :mod:`~neuralgraph.families.flyvis.celltypes`);
+  a positive ``evaluation.n_clusters`` fixes it. ``cluster_ARI`` — the adjusted Rand index of the
+  same labels (:func:`neuralgraph.metrics.clustering.adjusted_rand_index`), which needs no
+  one-to-one matching;
+- ``baseline_cluster_accuracy``, ``baseline_cluster_ARI`` — what the given graph alone gives: the
+  same clustering at the same k of each neuron's wiring fingerprint with every weight set to 1
+  (:func:`~neuralgraph.families.flyvis.celltypes.graph_types`); ``cluster_beats_graph`` — the
+  headline is above this baseline on both scores, the only case in which the cell types count as
+  recovered from what was learned;
+- ``cluster_accuracy_with_wiring`` — a diagnostic, never the headline: the former second stage,
+  the headline's features with each neuron's learned in- and out-weights summed by its partners'
+  clusters appended; ``cluster_accuracy_with_unit_wiring`` the same with every weight 1 (its lift
+  comes from the given graph: on ``tiny_flyvis`` and ``flyvis_small`` the unit weights score at
+  least as well as the learned ones, benchmarks/results/flyvis_cell_types/results.md).
   ``cluster_accuracy_embedding`` uses the embeddings alone with single-linkage clustering
-  (:func:`neuralgraph.metrics.cluster.cluster_accuracy`);
+  (:func:`neuralgraph.metrics.cluster.cluster_accuracy`), ``n_clusters_embedding`` its clusters;
 - ``oracle_connectivity_R2`` (and ``_joint``, ``oracle_tau_R2``, ``oracle_V_rest_R2``,
   ``oracle_n_weak_edges``, ``data_limited_reason``) — the known-law oracle on the same training
   data (:mod:`neuralgraph.families.flyvis.oracle`): what any learner could reach;
