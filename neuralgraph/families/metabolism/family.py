@@ -7,6 +7,20 @@ learned; :meth:`MetabolismFamily.check` refuses a ``reward_key`` that does not m
 The read-outs live beside this module: :mod:`.readout` (rate constants, substrate function,
 homeostasis), :mod:`.stoichiometry` (the learned S), :mod:`.rollout` (rollouts on held-out runs).
 
+Where the model starts is taken from the observed data and the given graph only, never from the
+simulation's truth (:meth:`MetabolismFamily.build`). Every log10 k starts at log10 κ
+(``model.log_k_init: null``; a number sets it by hand), κ the one scalar of the least-squares fit
+(:mod:`.start`)
+
+    min_{κ, b, w} Σ_{f,i} ((y_fi − κ Σ_j S_ij Π_{i' ∈ sub(j)} c_fi'^{|s_i'j|} − b_i − w_i c_fi) / σ_i)²
+
+of the observed derivatives y on the mass-action prediction with every k equal, beside a line
+b_i + w_i c_i per metabolite for homeostasis, σ_i the loss scale (:func:`target_scale`); with S
+learned the graph's guess stands in for S, and the additive aggregation takes the magnitude fit
+(:func:`estimated_log_k`). The start is saved with the model (``log_k_start``) and is the reference
+of the k floor: ``coeff_k_floor`` penalises log k below log_k_start − ``k_floor_below_start``.
+The concentration scale c_scale and the loss scale σ_i come from the observed frames too.
+
 Metrics with S learned (definitions and the per-reaction gauges in
 :mod:`neuralgraph.metrics.stoichiometry`): ``stoichiometry_R2`` (truth-free: identity R² on the
 true edges of identifiable reactions after dividing each learned column by its smallest clear
@@ -260,7 +274,7 @@ def estimated_log_k(
     S learned: the graph's guess stands in for S (the roles of :func:`.stoichiometry.role_coefficients`
     on the candidate edges, times ``S_init_scale``, as the coefficients start) with order 1 on every
     substrate edge; the true S is not read. The additive aggregation (a rate law learned from
-    scratch) takes the magnitude fit on concentrations in units of their means (``learned_law``).
+    scratch) takes the magnitude fit on concentrations in units of their overall mean (``learned_law``).
     """
     x, y = sim.training_frames(arrays), sim.training_frames(arrays, "y")
     row_scale = scale.detach().cpu().numpy().astype(np.float64)

@@ -13,9 +13,10 @@ with S the stoichiometric matrix (metabolites × reactions), t(i) the metabolite
 
 log10 k_j ~ U[log_k_min, log_k_max]. Integration is explicit Euler (:mod:`neuralgraph.integrate`,
 ``substeps`` per stored frame at least, doubled until the drawn rates are integrated stably: no
-non-finite state and no substep that overshoots a concentration below zero; the number used is
-stored as ``substeps`` and every later integration of the dataset uses it), state clamped at 0; the stored target is the exact dc/dt at each
-stored state (before process noise). With measurement noise the observed c is noisy and the
+non-finite state and, under mass action, no substep that overshoots a concentration below zero;
+the number used is stored as ``substeps`` and every later integration of the dataset uses it),
+state clamped at 0; the stored target is the exact dc/dt at each stored state (before process
+noise). With measurement noise the observed c is noisy and the
 target becomes its forward finite difference, as an experimentalist would have to compute it.
 
 Two constructors for S:

@@ -27,8 +27,8 @@ at, with order 1 on every substrate edge.
 
 The additive aggregation, v_j = k_j softplus(ρ(Σσ)), learns its rate law from scratch: it has no
 unit of concentration (the product form is pinned at f(1, s) = 1) and need not look like mass
-action, whose fit can then even come out negative. There each concentration is taken in units of
-its metabolite's mean over the frames, and κ is the magnitude fit
+action, whose fit can then even come out negative. There concentrations are taken in units of
+their mean over every metabolite and frame, and κ is the magnitude fit
 
     κ² = Σ_i σ_i⁻² ‖ỹ_i‖² / Σ_i σ_i⁻² ‖p̃_i‖²,
 
@@ -123,14 +123,15 @@ def initial_log_k(
     read: no truth array reaches the start.
 
     ``learned_law`` (the additive aggregation, whose rate law k·softplus(ρ(Σσ)) has no unit of
-    concentration and no mass-action shape): each concentration is taken in units of its
-    metabolite's mean over the frames, and κ is the magnitude fit (:func:`rate_scale`).
+    concentration and no mass-action shape): concentrations are taken in units of their mean over
+    every metabolite and frame (the model too sees c in one global unit), and κ is the magnitude
+    fit (:func:`rate_scale`).
     """
     S = np.asarray(arrays["S"] if S_guess is None else S_guess, dtype=np.float64)
     order = np.asarray(arrays["sub_s"] if sub_order is None else sub_order, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     if learned_law:
-        unit = np.abs(x).mean(axis=0)
-        x = x / np.where(unit > 0, unit, 1.0)
+        unit = float(np.abs(x).mean())
+        x = x / (unit if unit > 0 else 1.0)
     kappa, how = rate_scale(x, y, S, arrays["sub_met"], arrays["sub_rxn"], order, row_scale, magnitude=learned_law)
     return float(np.log10(kappa)), how
