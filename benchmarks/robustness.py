@@ -22,6 +22,12 @@ Written to ``OUT``:
   0.99 — unsealed and held-out seeds on separate rows; then every run;
 - ``robustness.png`` — learned against oracle, one point per run (hollow: held-out seeds).
 
+``--blind`` runs the blind protocol (:mod:`blind`): each simulation seed draws its own truth from
+ranges wider than any default, the data are observed with 1 % measurement noise and spline
+derivatives under the regime's recipe for observed data (``benchmarks/blind_recipes.yaml``), and
+each run is judged on its own against the oracle on the same observations (``meets_bar``); the
+drawn truth is a column of every row.
+
 ``--seal`` seals ``--sim-seeds`` for each of ``--regimes`` (refused for a seed with results) and
 stops; commit ``benchmarks/sealed_seeds.yaml`` before running them, which is then required.
 
@@ -52,6 +58,7 @@ from neuralgraph import launch
 from neuralgraph.rundir import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or loaded by path (tests)
+import blind  # noqa: E402
 import sealed  # noqa: E402
 
 #: Above this the oracle says the data determine the answer (the issue's bar for the learner).
@@ -128,12 +135,15 @@ DERIVED = {"homeostasis_slope_err": homeostasis_slope_err}
 
 
 def row_of(regime: str, metric: str, sim_seed: int, train_seed: int, held_out: bool, m: dict[str, Any],
-           also: tuple[str, ...] = ()) -> dict:
+           also: tuple[str, ...] = (), truth: list[str] | None = None) -> dict:
     row = {
         "regime": regime, "sim_seed": sim_seed, "train_seed": train_seed, "held_out": held_out, "metric": metric,
         "learned": _num(m, metric), "oracle": _num(m, f"oracle_{metric}"), "status": m.get("status", "?"),
         "wall_s": m.get("wall_s", float("nan")), "reason": m.get("data_limited_reason") or m.get("error") or "",
     }
+    if truth is not None:
+        row["truth"] = " ".join(truth)
+        row["meets_bar"] = blind.verdict(row["learned"], row["oracle"])
     for name in also:
         row[name] = DERIVED[name](m) if name in DERIVED else _num(m, name)
     return row
@@ -163,6 +173,7 @@ def summary(rows: list[dict]) -> dict[str, Any]:
         "below_099_with_oracle": int(np.sum(good & ~(learned >= ORACLE_GOOD))),
         "below_09_with_oracle": int(np.sum(good & ~(learned >= CONVERGED))),
         "wall_mean": float(np.nanmean([r["wall_s"] for r in rows])) if rows else math.nan,
+        "meets_bar": sum(bool(r.get("meets_bar")) for r in rows),
     }
 
 
@@ -173,12 +184,17 @@ def fmt(x: Any) -> str:
 
 
 def markdown(rows: list[dict], command: str, also: tuple[str, ...] = ()) -> str:
+    is_blind = any("meets_bar" in r for r in rows)
+    bar_head, bar_rule = (" meets bar |", "---|") if is_blind else ("", "")
     extra_head = "".join(f" {name} mean / worst |" for name in also)
     lines = [f"Command: `{command}`", "",
              f"Per regime and seed set (oracle = known-law least squares on the same data; 'missed' = runs whose "
-             f"oracle is ≥ {ORACLE_GOOD} but learned < {ORACLE_GOOD} / < {CONVERGED}):", "",
+             f"oracle is ≥ {ORACLE_GOOD} but learned < {ORACLE_GOOD} / < {CONVERGED}"
+             + (f"; 'meets bar' = runs within {blind.ORACLE_GAP} of the oracle and ≥ {blind.CLEAR_BAR} wherever it "
+                f"is ≥ {blind.CLEAR_ORACLE}" if is_blind else "") + "):", "",
              "| regime | seeds | runs | learned mean | learned worst | oracle mean | oracle worst | data_limited "
-             f"| missed (<0.99 / <0.9) | wall mean (s) |{extra_head}", "|" + "---|" * (10 + len(also))]
+             f"| missed (<0.99 / <0.9) |{bar_head} wall mean (s) |{extra_head}",
+             "|" + "---|" * (10 + len(also)) + bar_rule]
     for regime in dict.fromkeys(r["regime"] for r in rows):
         for held, label in ((False, "seeds"), (True, "held out (sealed)")):
             part = [r for r in rows if r["regime"] == regime and r["held_out"] == held]
@@ -188,16 +204,19 @@ def markdown(rows: list[dict], command: str, also: tuple[str, ...] = ()) -> str:
             seeds = " ".join(str(x) for x in sorted({r["sim_seed"] for r in part}))
             lines.append(f"| `{regime}` | {label}: {seeds} | {s['runs']} | {fmt(s['learned_mean'])} | "
                          f"{fmt(s['learned_worst'])} | {fmt(s['oracle_mean'])} | {fmt(s['oracle_worst'])} | "
-                         f"{s['data_limited']} | {s['below_099_with_oracle']} / {s['below_09_with_oracle']} | "
-                         f"{fmt(s['wall_mean'])} |"
+                         f"{s['data_limited']} | {s['below_099_with_oracle']} / {s['below_09_with_oracle']} |"
+                         + (f" {s['meets_bar']} / {s['runs']} |" if is_blind else "")
+                         + f" {fmt(s['wall_mean'])} |"
                          + "".join(f" {fmt(float(np.nanmean([r[n] for r in part])))} / "
                                    f"{fmt(worst(n, [r[n] for r in part]))} |" for n in also))
+    truth_head, truth_rule = (" meets bar | drawn truth |", "---|---|") if is_blind else ("", "")
     lines += ["", "Every run:", "", "| regime | sim seed | train seed | learned | oracle | status | wall (s) | reason |"
-              + "".join(f" {name} |" for name in also), "|" + "---|" * (8 + len(also))]
+              + truth_head + "".join(f" {name} |" for name in also), "|" + "---|" * (8 + len(also)) + truth_rule]
     for r in rows:
         seed = f"{r['sim_seed']}{' (held out)' if r['held_out'] else ''}"
         lines.append(f"| `{r['regime']}` | {seed} | {r['train_seed']} | {fmt(r['learned'])} | {fmt(r['oracle'])} | "
                      f"{r['status']} | {fmt(r['wall_s'])} | {r['reason']} |"
+                     + (f" {'yes' if r['meets_bar'] else 'no'} | `{r['truth']}` |" if is_blind else "")
                      + "".join(f" {fmt(r[n])} |" for n in also))
     return "\n".join(lines) + "\n"
 
@@ -242,6 +261,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/robustness"), help="tables and figure")
     p.add_argument("--runs", type=Path, default=Path("outputs/robustness"), help="run directories (reused)")
     p.add_argument("--override", nargs="*", default=[], help="extra key=value overrides for every run")
+    p.add_argument("--blind", action="store_true", help="draw each seed's truth and observe as an instrument "
+                   "would (benchmarks/blind.py)")
     p.add_argument("--rescore", action="store_true", help="score finished runs again with the current code")
     p.add_argument("--also", nargs="*", default=[], help="more metrics of metrics.json as columns "
                    f"(derived: {', '.join(DERIVED)})")
@@ -262,13 +283,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
         sealed.require_committed(args.sealed)
     args.out.mkdir(parents=True, exist_ok=True)
     metric = {regime: primary_metric(regime) for regime in args.regimes}
+    recipes = blind.read_recipes() if args.blind else None
+    draws = {(regime, s): blind.overrides(regime, s, recipes) for regime in args.regimes for s in args.sim_seeds} \
+        if args.blind else {}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        done = list(pool.map(lambda job: run_one(args.runs, *job, args.override, args.rescore), jobs))
+        done = list(pool.map(lambda job: run_one(args.runs, *job, [*draws.get(job[:2], []), *args.override],
+                                                 args.rescore), jobs))
     also = tuple(args.also)
-    rows = [row_of(regime, metric[regime], s, t, sealed.held_out(seals, regime, s), m, also)
+    rows = [row_of(regime, metric[regime], s, t, sealed.held_out(seals, regime, s), m, also,
+                   blind.truth_draw(regime, s) if args.blind else None)
             for (regime, s, t), m in zip(jobs, done)]
     with open(args.out / "robustness.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS + list(also))
+        writer = csv.DictWriter(fh, fieldnames=FIELDS + (["truth", "meets_bar"] if args.blind else []) + list(also))
         writer.writeheader()
         writer.writerows(rows)
     command = "python benchmarks/robustness.py " + " ".join(
@@ -276,6 +302,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
          f"--train-seeds {' '.join(map(str, args.train_seeds))}", f"--jobs {args.jobs}"]
         + ([f"--override {' '.join(args.override)}"] if args.override else [])
         + ([f"--also {' '.join(also)}"] if also else [])
+        + (["--blind"] if args.blind else [])
         + (["--rescore"] if args.rescore else []))
     (args.out / "robustness.md").write_text(markdown(rows, command, also))
     figure(rows, args.out / "robustness.png")
