@@ -203,7 +203,9 @@ class SignalModel:
     n_layers_update: int = 3  # phi* linear layers
     activation: str = "relu"  # hidden activation of psi* and phi* (relu | tanh | silu | softplus)
     update_type: UpdateType = UpdateType.linear  # linear | generic
-    W_init_std: float = 0.0  # std of the initial W entries (0 = 1/sqrt(N), the true chaotic scale)
+    # std of the initial W entries; 0 = 1/sqrt(N), a rule of the given graph's size alone, the same
+    # for every regime and blind to the truth's gain and weight scale (tests/test_truth_blind.py)
+    W_init_std: float = 0.0
     factorization: bool = False  # learn W = WL @ WR with rank low_rank (the seeds' "factorization")
     low_rank: int = 20  # rank of the factorised W
     # The per-edge path evaluates psi* once per edge (N^2 per frame) instead of once per neuron;
