@@ -228,3 +228,13 @@ def test_the_refinement_stops_at_its_cap_naming_the_keys(monkeypatch):
     monkeypatch.setattr(sim, "MAX_SUBSTEPS", 2)
     with pytest.raises(ConfigError, match="simulation.substeps.*simulation.delta_t.*simulation.log_k_max"):
         sim.simulate(fast(log_k_min=0.5, log_k_max=1.5))
+
+
+def test_a_state_dict_saved_before_the_start_was_stored_still_loads():
+    cfg = regime_cfg("tiny_metabolism", "simulation.n_frames=40")
+    arrays = sim.simulate(cfg.simulation)
+    model, _ = FAMILY.build(arrays, cfg, torch.device("cpu"))
+    old = {k: v for k, v in model.state_dict().items() if k != "log_k_start"}
+    rebuilt, _ = FAMILY.build(arrays, cfg, torch.device("cpu"))
+    rebuilt.load_state_dict(old)  # strict: the missing buffer keeps the rebuilt model's start
+    assert torch.equal(rebuilt.log_k_start, model.log_k_start)
