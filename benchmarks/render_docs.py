@@ -55,7 +55,9 @@ def read_runs(path: Path) -> list[dict]:
             row["sim_seed"], row["train_seed"] = int(raw["sim_seed"]), int(raw["train_seed"])
             row["held_out"] = sealed.held_out(seals, raw["regime"], row["sim_seed"])
             for key, value in raw.items():
-                if key not in ("regime", "metric", "status", "reason", "sim_seed", "train_seed", "held_out"):
+                if key == "meets_bar":
+                    row[key] = value == "True"
+                elif key not in ("regime", "metric", "status", "reason", "sim_seed", "train_seed", "held_out", "truth"):
                     row[key] = _float(value)
             rows.append(row)
     return rows
@@ -387,6 +389,40 @@ def observation_signal_chaotic_oracle(results: Path) -> str:
     return table(["regime", "observed as", "simulation seeds", "oracle mean", "oracle worst", "data_limited"], rows)
 
 
+def blind(results: Path) -> str:
+    """Every regime of the blind benchmark (``blind/*/robustness.csv``): each draw its own truth,
+    observed with 1 % noise and spline derivatives, judged against the oracle on the same data."""
+    out = []
+    for path in sorted((results / "blind").glob("*/robustness.csv")):
+        rows = read_runs(path)
+        for regime in regimes(rows):
+            for label, part in seed_sets([r for r in rows if r["regime"] == regime]):
+                learned, oracle = [r["learned"] for r in part], [r["oracle"] for r in part]
+                gaps = [r["oracle"] - r["learned"] for r in part]
+                out.append([f"`{regime}`", label, str(len(part)), f4(mean(learned)), f4(lowest(learned)),
+                            f4(mean(oracle)), f4(lowest(oracle)), f4(highest(gaps)),
+                            f"{sum(r['meets_bar'] for r in part)} / {len(part)}"])
+    return table(["regime", "simulation seeds", "runs", "learned mean", "learned worst", "oracle mean",
+                  "oracle worst", "largest gap to oracle", "meets bar"], out)
+
+
+def observed_recipes(results: Path) -> str:
+    """The oracle alone on observed data per regime and data recipe (``observed_recipes/*/oracle.csv``)."""
+    out = []
+    for path in sorted((results / "observed_recipes").glob("*/oracle.csv")):
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for regime in dict.fromkeys(r["regime"] for r in rows):
+            for recipe in dict.fromkeys(r["recipe"] for r in rows if r["regime"] == regime):
+                part = [r for r in rows if r["regime"] == regime and r["recipe"] == recipe]
+                values = [_float(r["oracle"]) for r in part]
+                out.append([f"`{regime}`", recipe, f"`{part[0]['overrides']}`" if part[0]["overrides"] else "–",
+                            " ".join(r["sim_seed"] for r in part), f4(mean(values)), f4(lowest(values)),
+                            str(sum(not v >= 0.98 for v in values))])
+    return table(["regime", "recipe", "overrides", "simulation seeds (truth drawn)", "oracle mean", "oracle worst",
+                  "draws < 0.98"], out)
+
+
 def gpu_check_summary(results: Path) -> str:
     """``gpu_check.sh``'s summary on an H200 (``gpu_check/summary.txt``), as a code block."""
     return "```\n" + (results / "gpu_check" / "summary.txt").read_text().strip() + "\n```\n"
@@ -416,6 +452,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "sweepers_replay": sweepers_replay,
     "observation_tiny": observation_tiny,
     "observation_signal_chaotic_oracle": observation_signal_chaotic_oracle,
+    "blind": blind,
+    "observed_recipes": observed_recipes,
     "gpu_check_summary": gpu_check_summary,
     "scaling_signal": scaling_signal,
     "scaling_flyvis": scaling_flyvis,

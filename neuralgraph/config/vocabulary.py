@@ -28,7 +28,8 @@ RENAMED: dict[str, str] = {
 #: block (a sweep may not change them): ``{family: keys}``.
 EVALUATION_KEYS: dict[str, tuple[str, ...]] = {
     "signal": ("n_rollout_frames", "rollout_every", "psi_norm_window", "cluster_threshold"),
-    "flyvis": ("cluster_method", "n_clusters", "cluster_embedding", "n_rollout_frames", "test_min_std"),
+    "flyvis": ("cluster_method", "n_clusters", "cluster_criterion", "n_clusters_min", "n_clusters_max",
+               "cluster_embedding", "n_rollout_frames", "test_min_std"),
     "metabolism": ("test_window", "test_n_windows", "sparsity_threshold"),
 }
 RENAMED.update({f"training.{key}": f"evaluation.{key}" for keys in EVALUATION_KEYS.values() for key in keys})
@@ -36,7 +37,11 @@ RENAMED.update({f"training.{key}": f"evaluation.{key}" for keys in EVALUATION_KE
 #: ``{former dotted key: why it is gone}``: settings removed because they read the truth.
 REMOVED: dict[str, str] = {
     "training.coeff_k_center": "it pulled the mean log k toward the centre of the simulation's true range, which "
-                               "no experimenter knows (training.coeff_k_floor keeps log k above a fixed floor)",
+                               "no experimenter knows (training.coeff_k_floor keeps log k above a floor set "
+                               "from the data: training.k_floor_below_start)",
+    "training.k_floor_threshold": "it was an absolute log10 k, the default simulation's true minimum; the floor is "
+                                  "now training.k_floor_below_start, in dex below the initial log k (which is "
+                                  "estimated from the data)",
 }
 
 
