@@ -81,7 +81,7 @@ def test_regimes_compose(regime):
     ("model.hidden_dim=0", "model.hidden_dim"),
     ("model.n_extra_null_edges=-1", "model.n_extra_null_edges"),
     ("model.n_layers_nnr_f=1", "model.n_layers_nnr_f"),
-    ("evaluation.n_clusters=0", "evaluation.n_clusters"),
+    ("evaluation.n_clusters=-1", "evaluation.n_clusters"),  # 0 chooses k from the data
     ("training.lr_W=-1", "training.lr_W"),
     ("simulation.tau_min=0.01", "simulation.tau_min"),
     ("simulation.extent=-1", "simulation.extent"),
@@ -96,8 +96,9 @@ def test_n_layers_nnr_f_matters_only_with_a_learned_field():
     assert FlyVisModel(field_type=FieldType.given, n_layers_nnr_f=1).n_layers_nnr_f == 1
     with pytest.raises(ConfigError, match="n_layers_nnr_f"):
         FlyVisModel(field_type=FieldType.visual, n_layers_nnr_f=1)
+    assert FlyVisEvaluation(n_clusters=0).n_clusters == 0  # 0: the number of types chosen from the data
     with pytest.raises(ConfigError, match="n_clusters"):
-        FlyVisEvaluation(n_clusters=0)
+        FlyVisEvaluation(n_clusters=-1)
 
 
 def tiny_cfg(*overrides: str):
@@ -229,9 +230,10 @@ def test_flyvis_small_recovers_W_and_tau(cli, tmp_path):
 
 @pytest.mark.slow
 def test_flyvis_regime_recovers_everything_at_extent_2(cli, tmp_path):
-    """The `flyvis` regime's recipe (projected input field, W solve, two-stage cell types) with its
-    4,000 steps, on extent 2 (1,203 neurons) and 4,000 frames: about 1-2 min. Measured on seed 42:
-    connectivity 0.963 (oracle 0.999), τ 0.989, V_rest 0.951, field 0.996, clusters 0.971."""
+    """The `flyvis` regime's recipe (projected input field, W solve, cell types from the learned
+    dynamics with k chosen from the data) with its 4,000 steps, on extent 2 (1,203 neurons) and
+    4,000 frames: about 1-2 min. Measured on seed 42: connectivity 0.963 (oracle 0.999), τ 0.989,
+    V_rest 0.951, field 0.996 (and clusters 0.971 with the earlier two-stage read-out told k = 65)."""
     from neuralgraph import rundir
 
     out = tmp_path / "flyvis_e2"
@@ -243,7 +245,16 @@ def test_flyvis_regime_recovers_everything_at_extent_2(cli, tmp_path):
     assert metrics["n_steps"] == 4000 and metrics["n_neurons"] == 1203
     assert metrics["connectivity_R2"] >= 0.93, metrics
     assert metrics["tau_R2"] >= 0.95 and metrics["V_rest_R2"] >= 0.9, metrics
-    assert metrics["field_R2"] >= 0.95 and metrics["cluster_accuracy"] >= 0.9, metrics
+    assert metrics["field_R2"] >= 0.95, metrics
+    # Cell types: the headline reads the learned τ and V_rest only, with k chosen from the data, and
+    # counts only above the graph-only baseline (unit weights, same k). On `flyvis_small` (extent 2,
+    # a weaker learner than this recipe: connectivity 0.59-0.86) simulation seeds 1-3 it measured
+    # 0.733 / 0.837 / 0.758 against baselines 0.717 / 0.663 / 0.580, beating the graph on all three
+    # (benchmarks/results/flyvis_cell_types/results.md); this run itself has not been re-scored.
+    # Hence a floor of 0.7, not the former 0.9 of the two-stage read-out, whose lift came from the
+    # given connectome.
+    assert metrics["cluster_beats_graph"] is True, metrics
+    assert metrics["cluster_accuracy"] >= 0.7, metrics
 
 
 @pytest.mark.slow
