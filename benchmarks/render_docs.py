@@ -417,9 +417,9 @@ def observed_recipes(results: Path) -> str:
                 part = [r for r in rows if r["regime"] == regime and r["recipe"] == recipe]
                 values = [_float(r["oracle"]) for r in part]
                 out.append([f"`{regime}`", recipe, f"`{part[0]['overrides']}`" if part[0]["overrides"] else "–",
-                            " ".join(r["sim_seed"] for r in part), f4(mean(values)), f4(lowest(values)),
-                            str(sum(not v >= 0.98 for v in values))])
-    return table(["regime", "recipe", "overrides", "simulation seeds (truth drawn)", "oracle mean", "oracle worst",
+                            " ".join(r["sim_seed"] for r in part), "yes" if part[0]["blind"] == "True" else "no",
+                            f4(mean(values)), f4(lowest(values)), str(sum(not v >= 0.98 for v in values))])
+    return table(["regime", "recipe", "overrides", "simulation seeds", "truth drawn", "oracle mean", "oracle worst",
                   "draws < 0.98"], out)
 
 
