@@ -396,10 +396,13 @@ def blind(results: Path) -> str:
     for path in sorted((results / "blind").glob("*/robustness.csv")):
         rows = read_runs(path)
         for regime in regimes(rows):
+            # A folder named past its regime is a variant of it (tiny_metabolism_line_homeostasis).
+            variant = path.parent.name.removeprefix(regime).strip("_").replace("_", " ")
+            name = f"`{regime}`" + (f" ({variant})" if variant else "")
             for label, part in seed_sets([r for r in rows if r["regime"] == regime]):
                 learned, oracle = [r["learned"] for r in part], [r["oracle"] for r in part]
                 gaps = [r["oracle"] - r["learned"] for r in part]
-                out.append([f"`{regime}`", label, str(len(part)), f4(mean(learned)), f4(lowest(learned)),
+                out.append([name, label, str(len(part)), f4(mean(learned)), f4(lowest(learned)),
                             f4(mean(oracle)), f4(lowest(oracle)), f4(highest(gaps)),
                             f"{sum(r['meets_bar'] for r in part)} / {len(part)}"])
     return table(["regime", "simulation seeds", "runs", "learned mean", "learned worst", "oracle mean",
