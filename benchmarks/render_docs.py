@@ -397,7 +397,8 @@ def blind(results: Path) -> str:
         rows = read_runs(path)
         for regime in regimes(rows):
             # A folder named past its regime is a variant of it (tiny_metabolism_line_homeostasis).
-            variant = path.parent.name.removeprefix(regime).strip("_").replace("_", " ")
+            folder = path.parent.name
+            variant = folder[len(regime) + 1:].replace("_", " ") if folder.startswith(regime + "_") else ""
             name = f"`{regime}`" + (f" ({variant})" if variant else "")
             for label, part in seed_sets([r for r in rows if r["regime"] == regime]):
                 learned, oracle = [r["learned"] for r in part], [r["oracle"] for r in part]
