@@ -20,7 +20,10 @@ Per (regime, simulation seed) the overrides of a blind run are, in this order:
      V_rest shifted by U[−0.25, 0.25].
 
 A draw is judged on its own: the learned score within :data:`ORACLE_GAP` of the oracle on the same
-observations, and at least :data:`CLEAR_BAR` wherever that oracle reaches :data:`CLEAR_ORACLE`.
+observations, at least :data:`CLEAR_BAR` wherever that oracle reaches :data:`CLEAR_ORACLE`, and
+above the graph-only baseline where the family reports one (``baseline_<metric>``: the same
+read-out from the given graph alone): a read-out that the graph gives without learning recovers
+nothing.
 """
 
 from __future__ import annotations
@@ -101,8 +104,10 @@ def overrides(regime: str, sim_seed: int, recipes: dict[str, Any] | None = None)
     return [*recipes["observation"], *(recipes["recipes"].get(regime) or []), *truth_draw(regime, sim_seed)]
 
 
-def verdict(learned: float, oracle: float) -> bool:
+def verdict(learned: float, oracle: float, baseline: float = float("nan")) -> bool:
     """Whether one draw meets the blind bar (a missing oracle fails it: nothing to compare with)."""
     if not (np.isfinite(learned) and np.isfinite(oracle)):
+        return False
+    if np.isfinite(baseline) and learned <= baseline:
         return False
     return learned >= oracle - ORACLE_GAP and (oracle < CLEAR_ORACLE or learned >= CLEAR_BAR)

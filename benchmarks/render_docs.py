@@ -403,11 +403,13 @@ def blind(results: Path) -> str:
             for label, part in seed_sets([r for r in rows if r["regime"] == regime]):
                 learned, oracle = [r["learned"] for r in part], [r["oracle"] for r in part]
                 gaps = [r["oracle"] - r["learned"] for r in part]
+                baseline = mean([r.get("baseline", math.nan) for r in part])
                 out.append([name, label, str(len(part)), f4(mean(learned)), f4(lowest(learned)),
                             f4(mean(oracle)), f4(lowest(oracle)), f4(highest(gaps)),
+                            f4(baseline) if math.isfinite(baseline) else "–",
                             f"{sum(r['meets_bar'] for r in part)} / {len(part)}"])
     return table(["regime", "simulation seeds", "runs", "learned mean", "learned worst", "oracle mean",
-                  "oracle worst", "largest gap to oracle", "meets bar"], out)
+                  "oracle worst", "largest gap to oracle", "graph-only mean", "meets bar"], out)
 
 
 def observed_recipes(results: Path) -> str:

@@ -25,8 +25,8 @@ Written to ``OUT``:
 ``--blind`` runs the blind protocol (:mod:`blind`): each simulation seed draws its own truth from
 ranges wider than any default, the data are observed with 1 % measurement noise and spline
 derivatives under the regime's recipe for observed data (``benchmarks/blind_recipes.yaml``), and
-each run is judged on its own against the oracle on the same observations (``meets_bar``); the
-drawn truth is a column of every row.
+each run is judged on its own against the oracle on the same observations and the family's
+graph-only baseline where it has one (``meets_bar``); the drawn truth is a column of every row.
 
 ``--seal`` seals ``--sim-seeds`` for each of ``--regimes`` (refused for a seed with results) and
 stops; commit ``benchmarks/sealed_seeds.yaml`` before running them, which is then required.
@@ -143,7 +143,8 @@ def row_of(regime: str, metric: str, sim_seed: int, train_seed: int, held_out: b
     }
     if truth is not None:
         row["truth"] = " ".join(truth)
-        row["meets_bar"] = blind.verdict(row["learned"], row["oracle"])
+        row["baseline"] = _num(m, f"baseline_{metric}")
+        row["meets_bar"] = blind.verdict(row["learned"], row["oracle"], row["baseline"])
     for name in also:
         row[name] = DERIVED[name](m) if name in DERIVED else _num(m, name)
     return row
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                    blind.truth_draw(regime, s) if args.blind else None)
             for (regime, s, t), m in zip(jobs, done)]
     with open(args.out / "robustness.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS + (["truth", "meets_bar"] if args.blind else []) + list(also))
+        writer = csv.DictWriter(fh, fieldnames=FIELDS + (["truth", "baseline", "meets_bar"] if args.blind else []) + list(also))
         writer.writeheader()
         writer.writerows(rows)
     command = "python benchmarks/robustness.py " + " ".join(

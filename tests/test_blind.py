@@ -66,6 +66,12 @@ def test_the_bar_of_one_draw(learned, oracle, ok):
     assert _load("blind").verdict(learned, oracle) is ok
 
 
+def test_a_draw_that_the_graph_alone_matches_recovers_nothing():
+    blind = _load("blind")
+    assert blind.verdict(0.54, -1.1, baseline=0.82) is False  # above a failed oracle, below the graph's guess
+    assert blind.verdict(0.90, -1.1, baseline=0.82) is True
+
+
 def test_blind_runs_carry_observation_recipe_and_draw(tmp_path, monkeypatch):
     bench = _load("robustness")
     calls = []
