@@ -37,7 +37,7 @@ from neuralgraph.families.flyvis.readout import corrected_weights, linearise
 from neuralgraph.family import get_family
 from neuralgraph.launch import compose_regime
 from neuralgraph.metrics.cluster import matched_accuracy
-from neuralgraph.metrics.clustering import adjusted_rand_index
+from sklearn.metrics import adjusted_rand_score
 from neuralgraph.train import typed
 
 SETTINGS = {"bic": {"cluster_criterion": "bic"}, "silhouette": {"cluster_criterion": "silhouette"},
@@ -83,7 +83,7 @@ def rounds_table(extent: int, k: int, seed: int, rounds: int = 8) -> str:
                                               "kmeans", k, seed)
             labels = np.unique(labels, return_inverse=True)[1]
             cells.append(f"{matched_accuracy(labels, lat.node_type):.3f} / "
-                         f"{adjusted_rand_index(labels, lat.node_type):.3f}")
+                         f"{adjusted_rand_score(lat.node_type, labels):.3f}")
     return f"| {extent} | {k} | {seed} | " + " | ".join(cells) + " |"
 
 

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
+from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from neuralgraph.config.base import RunConfig
@@ -33,7 +34,6 @@ from neuralgraph.metrics import linear_fit, offset_gauge_r2, r2_score, trace_pea
 from neuralgraph.metrics.regression import LinearFit
 from neuralgraph.metrics.cluster import cluster_accuracy as embedding_cluster_accuracy
 from neuralgraph.metrics.cluster import matched_accuracy
-from neuralgraph.metrics.clustering import adjusted_rand_index
 
 #: Frames scored by field_R2 (0 … FIELD_FRAMES, step 2), as in the reference.
 FIELD_FRAMES = 800
@@ -150,10 +150,10 @@ def cell_types(model: FlyVisGNN, arrays: Mapping[str, np.ndarray], fit: Mapping[
     acc_emb, n_clusters_emb = embedding_cluster_accuracy(emb, types)
     metrics: Metrics = {
         "cluster_accuracy": matched_accuracy(labels, types),
-        "cluster_ARI": adjusted_rand_index(labels, types),
+        "cluster_ARI": float(adjusted_rand_score(types, labels)),
         "n_clusters": k,
         "baseline_cluster_accuracy": matched_accuracy(base, types),
-        "baseline_cluster_ARI": adjusted_rand_index(base, types),
+        "baseline_cluster_ARI": float(adjusted_rand_score(types, base)),
         "cluster_accuracy_with_wiring": matched_accuracy(wired, types),
         "cluster_accuracy_with_unit_wiring": matched_accuracy(unit, types),
         "cluster_accuracy_embedding": acc_emb,

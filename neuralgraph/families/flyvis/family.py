@@ -62,8 +62,8 @@ Metrics (``analysis.log`` / ``metrics.json``):
   [``n_clusters_min``, ``n_clusters_max``] with the best ``evaluation.cluster_criterion`` (the BIC
   of a Gaussian mixture, or the mean silhouette; :mod:`~neuralgraph.families.flyvis.celltypes`);
   a positive ``evaluation.n_clusters`` fixes it. ``cluster_ARI`` — the adjusted Rand index of the
-  same labels (:func:`neuralgraph.metrics.clustering.adjusted_rand_index`), which needs no
-  one-to-one matching;
+  same labels (scikit-learn's ``adjusted_rand_score``: pair agreement corrected for chance), which
+  needs no one-to-one matching;
 - ``baseline_cluster_accuracy``, ``baseline_cluster_ARI`` — what the given graph alone gives: the
   same clustering at the same k of each neuron's wiring fingerprint with every weight set to 1
   (:func:`~neuralgraph.families.flyvis.celltypes.graph_types`); ``cluster_beats_graph`` — the
