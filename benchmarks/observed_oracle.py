@@ -30,7 +30,7 @@ import torch
 
 from neuralgraph import launch
 from neuralgraph.family import get_family
-from neuralgraph.sources.simulated.observe import observe
+from neuralgraph.sources.simulated.source import SOURCE
 from neuralgraph.train import typed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,9 +42,8 @@ def oracle_score(regime: str, overrides: list[str]) -> tuple[float, str]:
     """``(oracle of the regime's reward on the observed data, data-limited reason)``."""
     cfg = typed(launch.compose_regime(regime, *overrides))
     family = get_family(cfg.simulation.family)
-    arrays = family.simulate(cfg.simulation)
-    if cfg.data.derivative.value != "exact":
-        arrays = observe(arrays, family.observed, cfg.data, float(cfg.simulation.delta_t), int(cfg.simulation.seed))
+    SOURCE.check(cfg, family)
+    arrays = SOURCE.load(cfg, family).arrays  # what a run of this config trains on (cached as a run's)
     device = torch.device("cpu")
     model, _ = family.build(arrays, cfg, device)
     metrics, _ = family.evaluate(model, arrays, cfg, device)
@@ -53,7 +52,10 @@ def oracle_score(regime: str, overrides: list[str]) -> tuple[float, str]:
 
 
 def parse_recipe(text: str) -> tuple[str, list[str]]:
-    name, _, rest = text.partition("=")
+    name, sep, rest = text.partition("=")
+    if not sep or not name.strip():
+        raise SystemExit(f"--recipe {text!r}: write it as 'name=key=value key=value ...' (an empty list after "
+                         "the first '=' keeps the regime as it is)")
     return name.strip(), rest.split()
 
 

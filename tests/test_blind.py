@@ -109,7 +109,12 @@ def test_recipes_are_chosen_on_unsealed_seeds_only(tmp_path):
         oracle.main(["--regimes", "tiny_signal", "--sim-seeds", "301", "--out", str(tmp_path)])
 
 
-def test_the_oracle_alone_scores_a_recipe(tmp_path):
+def test_a_recipe_without_a_name_is_refused():
+    with pytest.raises(SystemExit, match="--recipe 'simulation.n_trials': write it as"):
+        _load("observed_oracle").parse_recipe("simulation.n_trials")
+
+
+def test_the_oracle_alone_scores_a_recipe(tmp_path, cache_dir):
     oracle = _load("observed_oracle")
     rows = oracle.main(["--regimes", "tiny_signal", "--sim-seeds", "1", "--out", str(tmp_path), "--recipe",
                         "fresh=simulation.noise_model_level=0 simulation.start_frame=0 simulation.n_trials=16 "
